@@ -1,0 +1,8 @@
+// Placeholder until the family lands.
+#include "server/command.h"
+
+namespace docket::server {
+
+void RegisterKeyCommands(CommandTable& table) { (void)table; }
+
+}  // namespace docket::server

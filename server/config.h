@@ -1,0 +1,101 @@
+// Server configuration: Redis's parameter names, defaults, validation and error texts, loaded from
+// a redis.conf-syntax file and `--name value` arguments, and served by CONFIG GET/SET/REWRITE.
+// Depends on std and storage/glob.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace docket::server {
+
+// The values in force. Fields are read directly by the rest of the server.
+struct Config {
+  int port = 6379;
+  std::vector<std::string> bind = {"*", "-::*"};
+  bool protected_mode = true;
+  std::string requirepass;
+  int64_t maxclients = 10000;
+  int64_t timeout = 0;  // seconds idle before a client is closed, 0 = never
+  int64_t tcp_keepalive = 300;
+  int64_t tcp_backlog = 511;
+  int64_t databases = 16;
+  int loglevel = 2;  // LogLevel
+  std::string logfile;
+  std::string dir;
+  int64_t hz = 10;
+  bool dynamic_hz = true;
+  int64_t proto_max_bulk_len = 512LL * 1024 * 1024;
+  int64_t client_query_buffer_limit = 1024LL * 1024 * 1024;
+  int64_t slowlog_log_slower_than = 10000;
+  int64_t slowlog_max_len = 128;
+  int64_t latency_monitor_threshold = 0;
+  int64_t maxmemory = 0;
+  std::string maxmemory_policy = "noeviction";
+  std::string pidfile;
+  bool daemonize = false;
+  std::string unixsocket;
+  int64_t active_expire_effort = 1;
+  bool lazyfree_lazy_user_flush = false;
+  std::string notify_keyspace_events;
+};
+
+// One parameter: its names, how it reads and writes Config, and whether CONFIG SET may change it.
+struct ConfigParam {
+  std::string name;
+  std::string alias;  // e.g. "lua-time-limit" for "busy-reply-threshold"; may be empty
+  bool immutable = false;
+  // Parses text into the config; returns an error text (Redis's wording) or "".
+  std::function<std::string(Config&, const std::vector<std::string>&)> set;
+  std::function<std::string(const Config&)> get;
+  // Called after a successful CONFIG SET of this parameter (start logging to a new file, ...).
+  std::function<std::string(const Config&)> apply;
+  std::string default_value;  // as `get` prints it, for CONFIG REWRITE
+};
+
+class ConfigRegistry {
+ public:
+  ConfigRegistry();
+
+  Config& values() { return config_; }
+  const Config& values() const { return config_; }
+
+  // Adds a parameter (later command families register their own).
+  void Add(ConfigParam param);
+  const ConfigParam* Find(std::string_view name) const;
+
+  // Start-up: a config file's text plus `--name value ...` arguments. Returns "" or a Redis-like
+  // error message for the offending line.
+  std::string LoadFile(const std::string& path);
+  std::string LoadText(std::string_view text);
+  std::string LoadArgs(const std::vector<std::string>& args);
+
+  // CONFIG GET: name/value pairs whose names (or aliases) match any of the glob patterns.
+  std::vector<std::pair<std::string, std::string>> Get(
+      const std::vector<std::string_view>& patterns) const;
+  // CONFIG SET name value [name value ...]: all or nothing. Returns "" or the full error text.
+  std::string Set(const std::vector<std::pair<std::string, std::string>>& pairs);
+  // CONFIG REWRITE: rewrites the file the server started from. Returns "" or the error text.
+  std::string Rewrite() const;
+
+  const std::string& config_file() const { return config_file_; }
+
+ private:
+  std::string SetOne(const std::string& name, const std::vector<std::string>& values);
+
+  Config config_;
+  std::vector<ConfigParam> params_;
+  std::map<std::string, size_t, std::less<>> by_name_;  // names and aliases, lowercase
+  std::string config_file_;
+};
+
+// Parses Redis memory units: "1k" = 1000, "1kb" = 1024, "1mb", "1gb", ... Returns false on junk.
+bool ParseMemory(std::string_view text, int64_t* out);
+
+// Splits one redis.conf line into arguments (sdssplitargs rules).
+bool SplitConfigLine(std::string_view line, std::vector<std::string>* out);
+
+}  // namespace docket::server

@@ -1,0 +1,712 @@
+// The server loop: listeners, accepting clients, BeforeSleep (write replies, free closed clients),
+// and the hz cron (client timeouts, active expiry, rehashing, pause expiry, metrics).
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <random>
+
+#include "protocol/errors.h"
+#include "server/log.h"
+
+namespace docket::server {
+namespace {
+
+constexpr int kMaxAcceptsPerCall = 1000;
+
+constexpr std::string_view kDeniedMessage =
+    "-DENIED Redis is running in protected mode because protected mode is enabled and no "
+    "password is set for the default user. In this mode connections are only accepted from the "
+    "loopback interface. If you want to connect from external computers to Redis you may adopt "
+    "one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG "
+    "SET protected-mode no' from the loopback interface by connecting to Redis from the same "
+    "host the server is running, however MAKE SURE Redis is not publicly accessible from "
+    "internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively "
+    "you can just disable the protected mode by editing the Redis configuration file, and "
+    "setting the protected mode option to 'no', and then restarting the server. 3) If you "
+    "started the server manually just for testing, restart it with the '--protected-mode no' "
+    "option. 4) Setup a an authentication password for the default user. NOTE: You only need "
+    "to do one of the above things in order for the server to start accepting connections from "
+    "the outside.\r\n";
+
+std::string RandomHex(size_t n) {
+  std::random_device rd;
+  std::mt19937_64 rng(rd());
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < n; i++) out.push_back(kHex[rng() & 15]);
+  return out;
+}
+
+std::string PeerToString(const sockaddr_storage& sa) {
+  char ip[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (sa.ss_family == AF_INET) {
+    auto* s = reinterpret_cast<const sockaddr_in*>(&sa);
+    inet_ntop(AF_INET, &s->sin_addr, ip, sizeof(ip));
+    port = ntohs(s->sin_port);
+    return std::string(ip) + ":" + std::to_string(port);
+  }
+  if (sa.ss_family == AF_INET6) {
+    auto* s = reinterpret_cast<const sockaddr_in6*>(&sa);
+    inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip));
+    port = ntohs(s->sin6_port);
+    return std::string(ip) + ":" + std::to_string(port);
+  }
+  return "/unixsocket:0";
+}
+
+bool IsLoopbackAddr(const sockaddr_storage& sa) {
+  if (sa.ss_family == AF_INET) {
+    auto* s = reinterpret_cast<const sockaddr_in*>(&sa);
+    return (ntohl(s->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (sa.ss_family == AF_INET6) {
+    auto* s = reinterpret_cast<const sockaddr_in6*>(&sa);
+    return IN6_IS_ADDR_LOOPBACK(&s->sin6_addr);
+  }
+  return true;  // unix socket
+}
+
+void SetNonBlocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+}  // namespace
+
+double ServerStats::Sample::Mean() const {
+  double sum = 0;
+  for (double s : samples) sum += s;
+  return sum / 16;
+}
+
+Server::Server(ConfigRegistry* config) : config_(config) {
+  storage::SetHashSeed(std::random_device{}() | (static_cast<uint64_t>(std::random_device{}()) << 32));
+  base_ = event_base_new();
+  keyspace_ = std::make_unique<storage::Keyspace>(static_cast<int>(this->config().databases));
+  run_id_ = RandomHex(40);
+  stats_.start_time_ms = NowMs();
+  keyspace_->set_now_ms(NowMs());
+  RegisterConnectionCommands(commands_);
+  RegisterStringCommands(commands_);
+  RegisterKeyCommands(commands_);
+  RegisterServerCommands(commands_);
+  RegisterClientCommands(commands_);
+  RegisterInfoCommands(commands_);
+  keyspace_->set_expire_hook([this](int db, std::string_view key) {
+    std::string_view argv[2] = {"DEL", key};
+    Propagate(db, argv);
+    NotifyKeyspaceEvent('x', "expired", key, db);
+    SignalModifiedKey(db, key);
+  });
+}
+
+Server::~Server() {
+  clients_.clear();
+  for (auto& [fd, ev] : listeners_) {
+    event_free(ev);
+    close(fd);
+  }
+  for (event* ev : signal_events_) event_free(ev);
+  if (cron_event_ != nullptr) event_free(cron_event_);
+  if (base_ != nullptr) event_base_free(base_);
+}
+
+int64_t Server::NowMs() const {
+  timeval tv;
+  gettimeofday(&tv, nullptr);
+  return static_cast<int64_t>(tv.tv_sec) * 1000 + tv.tv_usec / 1000;
+}
+
+int64_t Server::NowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool Server::Listen(const std::string& spec, int port) {
+  bool optional = !spec.empty() && spec[0] == '-';
+  std::string addr = optional ? spec.substr(1) : spec;
+  bool v6 = addr.find(':') != std::string::npos;
+  if (addr == "*") addr = "0.0.0.0";
+  if (addr == "::*") addr = "::";
+  int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return optional;
+  int yes = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  if (v6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &yes, sizeof(yes));
+  sockaddr_storage sa{};
+  socklen_t len;
+  bool parsed;
+  if (v6) {
+    auto* s6 = reinterpret_cast<sockaddr_in6*>(&sa);
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons(port);
+    parsed = inet_pton(AF_INET6, addr.c_str(), &s6->sin6_addr) == 1;
+    len = sizeof(sockaddr_in6);
+  } else {
+    auto* s4 = reinterpret_cast<sockaddr_in*>(&sa);
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(port);
+    parsed = inet_pton(AF_INET, addr.c_str(), &s4->sin_addr) == 1;
+    len = sizeof(sockaddr_in);
+  }
+  if (!parsed || bind(fd, reinterpret_cast<sockaddr*>(&sa), len) != 0 ||
+      listen(fd, static_cast<int>(config().tcp_backlog)) != 0) {
+    int err = errno;
+    close(fd);
+    if (optional) return true;
+    DOCKET_LOG(LogLevel::kWarning, "Warning: Could not create server TCP listening socket %s:%d: %s",
+               spec.c_str(), port, parsed ? strerror(err) : "Invalid argument");
+    return false;
+  }
+  SetNonBlocking(fd);
+  event* ev = event_new(base_, fd, EV_READ | EV_PERSIST, &Server::OnAccept, this);
+  event_add(ev, nullptr);
+  listeners_.emplace_back(fd, ev);
+  return true;
+}
+
+bool Server::Start() {
+  signal(SIGPIPE, SIG_IGN);
+  SetLogLevel(static_cast<LogLevel>(config().loglevel));
+  if (!config().logfile.empty() && !SetLogFile(config().logfile)) {
+    fprintf(stderr, "Can't open the log file: %s\n", strerror(errno));
+    return false;
+  }
+  DOCKET_LOG(LogLevel::kWarning, "oO0OoO0OoO0Oo Docket is starting oO0OoO0OoO0Oo");
+  DOCKET_LOG(LogLevel::kWarning, "Docket version=%s (redis_version=%s), bits=64, pid=%d, just started",
+             std::string(kDocketVersion).c_str(), std::string(kRedisVersion).c_str(),
+             static_cast<int>(getpid()));
+  for (const std::string& addr : config().bind) {
+    if (!Listen(addr, config().port)) return false;
+  }
+  if (listeners_.empty()) {
+    DOCKET_LOG(LogLevel::kWarning, "Failed listening on port %d (tcp), aborting.", config().port);
+    return false;
+  }
+  if (!config().pidfile.empty()) {
+    FILE* f = fopen(config().pidfile.c_str(), "w");
+    if (f != nullptr) {
+      fprintf(f, "%d\n", static_cast<int>(getpid()));
+      fclose(f);
+    }
+  }
+  for (int sig : {SIGTERM, SIGINT}) {
+    event* ev = evsignal_new(base_, sig, &Server::OnSignal, this);
+    event_add(ev, nullptr);
+    signal_events_.push_back(ev);
+  }
+  cron_event_ = event_new(base_, -1, EV_PERSIST, &Server::OnCron, this);
+  current_hz_ = config().hz;
+  timeval tv{0, static_cast<suseconds_t>(1000000 / current_hz_)};
+  event_add(cron_event_, &tv);
+  DOCKET_LOG(LogLevel::kNotice, "Server initialized");
+  DOCKET_LOG(LogLevel::kNotice, "Running mode=standalone, port=%d.", config().port);
+  DOCKET_LOG(LogLevel::kNotice, "Ready to accept connections");
+  return true;
+}
+
+int Server::Run() {
+  while (running_) {
+    BeforeSleep();
+    if (!running_) break;
+    event_base_loop(base_, EVLOOP_ONCE);
+  }
+  return exit_code_;
+}
+
+void Server::OnAccept(evutil_socket_t fd, short, void* arg) {
+  auto* self = static_cast<Server*>(arg);
+  for (int i = 0; i < kMaxAcceptsPerCall; i++) {
+    int cfd = accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (cfd < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        DOCKET_LOG(LogLevel::kWarning, "Accepting client connection: %s", strerror(errno));
+      }
+      return;
+    }
+    self->AcceptClient(cfd, false);
+  }
+}
+
+void Server::AcceptClient(int fd, bool unix_socket) {
+  sockaddr_storage peer{}, local{};
+  socklen_t plen = sizeof(peer), llen = sizeof(local);
+  getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen);
+  if (!unix_socket) {
+    int yes = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
+    if (config().tcp_keepalive > 0) {
+      int idle = static_cast<int>(config().tcp_keepalive);
+      int intvl = std::max(1, idle / 3), cnt = 3;
+      setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &yes, sizeof(yes));
+      setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+      setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+      setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+    }
+  }
+  stats_.connections_received++;
+  if (clients_.size() >= static_cast<size_t>(config().maxclients)) {
+    std::string_view err = "-ERR max number of clients reached\r\n";
+    ssize_t ignored = write(fd, err.data(), err.size());  // best effort, as Redis
+    (void)ignored;
+    stats_.rejected_connections++;
+    close(fd);
+    return;
+  }
+  bool default_bind = config().bind == std::vector<std::string>{"*", "-::*"};
+  if (config().protected_mode && default_bind && config().requirepass.empty() && !unix_socket &&
+      !IsLoopbackAddr(peer)) {
+    ssize_t ignored = write(fd, kDeniedMessage.data(), kDeniedMessage.size());
+    (void)ignored;
+    stats_.rejected_connections++;
+    close(fd);
+    return;
+  }
+  uint64_t id = next_client_id_++;
+  auto client = std::make_unique<Client>(this, fd, id);
+  client->set_addrs(PeerToString(peer), PeerToString(local));
+  if (unix_socket) client->Set(kClientUnixSocket);
+  client->set_authenticated(config().requirepass.empty());
+  client->ctime_ms = client->last_interaction_ms = NowMs();
+  client->read_event = event_new(base_, fd, EV_READ | EV_PERSIST, &Server::OnReadable, client.get());
+  client->write_event = event_new(base_, fd, EV_WRITE | EV_PERSIST, &Server::OnWritable, client.get());
+  event_add(client->read_event, nullptr);
+  DOCKET_LOG(LogLevel::kVerbose, "Accepted %s", client->addr().c_str());
+  clients_.emplace(id, std::move(client));
+}
+
+void Server::OnReadable(evutil_socket_t, short, void* arg) {
+  auto* c = static_cast<Client*>(arg);
+  Server& self = c->server();
+  if (c->Has(kClientCloseAsap)) return;
+  if (!c->ReadAndProcess()) self.FreeClient(c);
+}
+
+void Server::OnWritable(evutil_socket_t, short, void* arg) {
+  auto* c = static_cast<Client*>(arg);
+  Server& self = c->server();
+  if (!c->WriteOutput()) {
+    self.FreeClient(c);
+    return;
+  }
+  if (c->pending_output() == 0) {
+    event_del(c->write_event);
+    if (c->Has(kClientCloseAfterReply)) self.FreeClient(c);
+  }
+}
+
+void Server::QueueWrite(Client& c) {
+  if (c.Has(kClientPendingWrite) || c.Has(kClientCloseAsap)) return;
+  c.Set(kClientPendingWrite);
+  pending_writes_.push_back(&c);
+}
+
+void Server::HandlePendingWrites() {
+  std::vector<Client*> pending;
+  pending.swap(pending_writes_);
+  for (Client* c : pending) {
+    c->Clear(kClientPendingWrite);
+    if (c->Has(kClientCloseAsap)) continue;
+    if (!c->WriteOutput()) {
+      CloseClientAsync(*c);
+      continue;
+    }
+    if (c->pending_output() > 0) {
+      event_add(c->write_event, nullptr);  // the rest goes when the socket drains
+    } else if (c->Has(kClientCloseAfterReply)) {
+      CloseClientAsync(*c);
+    }
+  }
+}
+
+void Server::CloseClientAsync(Client& c) {
+  if (c.Has(kClientCloseAsap)) return;
+  c.Set(kClientCloseAsap);
+  closing_.push_back(c.id());
+}
+
+void Server::FreeClosingClients() {
+  std::vector<uint64_t> closing;
+  closing.swap(closing_);
+  for (uint64_t id : closing) {
+    if (Client* c = FindClient(id)) FreeClient(c);
+  }
+}
+
+void Server::FreeClient(Client* c) {
+  auto drop = [c](std::vector<uint64_t>& ids) { std::erase(ids, c->id()); };
+  drop(monitors_);
+  drop(paused_clients_);
+  std::erase(pending_writes_, c);
+  clients_.erase(c->id());
+}
+
+Client* Server::FindClient(uint64_t id) {
+  auto it = clients_.find(id);
+  return it == clients_.end() ? nullptr : it->second.get();
+}
+
+void Server::AddMonitor(Client& c) {
+  c.Set(kClientMonitor);
+  monitors_.push_back(c.id());
+}
+
+void Server::PauseClient(Client& c) {
+  c.Set(kClientPaused);
+  paused_clients_.push_back(c.id());
+}
+
+void Server::PauseClients(int64_t until_ms, bool writes_only) {
+  // As Redis's pauseClients: the stricter type and the later end of the two pauses win.
+  pause_writes_only_ = writes_only && (!paused() || pause_writes_only_);
+  pause_end_ms_ = std::max(until_ms, pause_end_ms_);
+  keyspace_->set_expire_paused(true);
+}
+
+void Server::UnpauseClients() {
+  pause_end_ms_ = 0;
+  keyspace_->set_expire_paused(false);
+  ResumePausedClients();
+}
+
+void Server::ResumePausedClients() {
+  std::vector<uint64_t> paused;
+  paused.swap(paused_clients_);
+  for (uint64_t id : paused) {
+    Client* c = FindClient(id);
+    if (c == nullptr) continue;
+    c->Clear(kClientPaused);
+    c->ProcessInputBuffer();
+  }
+}
+
+bool Server::IsPausedFor(const CommandSpec& spec) const {
+  if (!paused()) return false;
+  if (!pause_writes_only_) return true;
+  return spec.Has(kCmdWrite) || spec.Has(kCmdMayReplicate);
+}
+
+void Server::BeforeSleep() {
+  keyspace_->set_now_ms(NowMs());
+  if (paused() && NowMs() >= pause_end_ms_) UnpauseClients();
+  HandlePendingWrites();
+  FreeClosingClients();
+  if (shutdown_asked_ && !FinishShutdown()) shutdown_asked_ = false;
+}
+
+void Server::OnSignal(evutil_socket_t sig, short, void* arg) {
+  auto* self = static_cast<Server*>(arg);
+  const char* name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+  if (self->shutdown_asked_ && sig == SIGINT) {
+    DOCKET_LOG(LogLevel::kWarning, "You insist... exiting now.");
+    _exit(1);
+  }
+  DOCKET_LOG(LogLevel::kWarning, "Received %s scheduling shutdown...", name);
+  ShutdownRequest req;
+  req.from_signal = true;
+  self->RequestShutdown(req);
+}
+
+void Server::RequestShutdown(const ShutdownRequest& req) {
+  shutdown_asked_ = true;
+  shutdown_req_ = req;
+  event_base_loopbreak(base_);
+}
+
+bool Server::FinishShutdown() {
+  DOCKET_LOG(LogLevel::kWarning, "User requested shutdown...");
+  if (!config().pidfile.empty()) unlink(config().pidfile.c_str());
+  // Best effort: give clients their last replies before the sockets close.
+  for (auto& [id, c] : clients_) c->WriteOutput();
+  DOCKET_LOG(LogLevel::kWarning, "Docket is now ready to exit, bye bye...");
+  running_ = false;
+  exit_code_ = 0;
+  return true;
+}
+
+void Server::OnCron(evutil_socket_t, short, void* arg) { static_cast<Server*>(arg)->Cron(); }
+
+void Server::Cron() {
+  int64_t now = NowMs();
+  keyspace_->set_now_ms(now);
+  cron_loops_++;
+  for (auto* s : {&stats_.ops, &stats_.net_in, &stats_.net_out}) {
+    uint64_t value = s == &stats_.ops        ? stats_.commands_processed
+                     : s == &stats_.net_in   ? stats_.net_input_bytes
+                                             : stats_.net_output_bytes;
+    if (s->last_time_ms != 0 && now > s->last_time_ms) {
+      s->samples[s->index] = (value - s->last_value) * 1000.0 / (now - s->last_time_ms);
+      s->index = (s->index + 1) % 16;
+    }
+    s->last_time_ms = now;
+    s->last_value = value;
+  }
+  ClientsCron();
+  DatabasesCron();
+  if (paused() && now >= pause_end_ms_) UnpauseClients();
+  // Follow CONFIG SET hz.
+  int64_t want_hz = config().hz;
+  if (config().dynamic_hz) {
+    while (want_hz < 500 && clients_.size() / static_cast<size_t>(want_hz) > 200) want_hz *= 2;
+  }
+  if (want_hz != current_hz_) {
+    current_hz_ = want_hz;
+    timeval tv{0, static_cast<suseconds_t>(1000000 / current_hz_)};
+    event_add(cron_event_, &tv);
+  }
+}
+
+void Server::ClientsCron() {
+  if (config().timeout <= 0) return;
+  int64_t now = NowMs();
+  for (auto& [id, c] : clients_) {
+    if (c->Has(kClientBlocked) || c->Has(kClientPubsub) || c->Has(kClientMonitor)) continue;
+    if (now - c->last_interaction_ms > config().timeout * 1000) {
+      DOCKET_LOG(LogLevel::kVerbose, "Closing idle client");
+      CloseClientAsync(*c);
+    }
+  }
+}
+
+void Server::DatabasesCron() {
+  if (!paused()) ActiveExpireCycle();
+  for (int i = 0; i < keyspace_->count(); i++) {
+    keyspace_->db(i).Resize();
+    if (keyspace_->db(i).RehashFor(1000)) break;  // one database per cron, about 1 ms
+  }
+}
+
+void Server::ActiveExpireCycle() {
+  // Redis's slow cycle: sample 20 keys with a TTL per database (more with active-expire-effort),
+  // repeating while over 10% of a sample was stale, within 25% of the cron period.
+  int64_t effort = config().active_expire_effort - 1;
+  size_t per_loop = 20 + 20 / 4 * effort;
+  int acceptable_stale = 10 - static_cast<int>(effort);
+  int64_t budget_us = 1000000 * (25 + 2 * effort) / current_hz_ / 100;
+  int64_t start = NowUs();
+  for (int i = 0; i < keyspace_->count(); i++) {
+    storage::Database& db = keyspace_->db(i);
+    int stale = 0;
+    do {
+      db.ActiveExpireSample(per_loop, &stale);
+    } while (stale > acceptable_stale && NowUs() - start < budget_us);
+    if (NowUs() - start >= budget_us) break;
+  }
+}
+
+// The dispatch path, in processCommand's order.
+bool Server::ProcessCommand(Client& c, std::span<const std::string_view> argv) {
+  keyspace_->set_now_ms(NowMs());
+  bool sub_unknown;
+  CommandSpec* spec = commands_.Lookup(argv, &sub_unknown);
+  if (RejectCommand(c, argv, spec, sub_unknown)) {
+    c.commands_processed++;
+    return true;
+  }
+  if (IsPausedFor(*spec) && !c.Has(kClientMonitor)) {
+    PauseClient(c);
+    return false;
+  }
+  Call(c, *spec, argv);
+  // CLIENT REPLY SKIP covers exactly the next command.
+  if (c.Has(kClientReplySkip)) {
+    c.Clear(kClientReplySkip);
+  } else if (c.Has(kClientReplySkipNext)) {
+    c.Clear(kClientReplySkipNext);
+    c.Set(kClientReplySkip);
+  }
+  return true;
+}
+
+bool Server::RejectCommand(Client& c, std::span<const std::string_view> argv, CommandSpec* spec,
+                           bool sub_unknown) {
+  protocol::ReplyWriter& reply = c.reply();
+  if (spec == nullptr) {
+    std::string args;
+    for (size_t i = 1; i < argv.size() && args.size() < 128; i++) {
+      size_t room = 128 - args.size();
+      args += "'" + std::string(argv[i].substr(0, room)) + "' ";
+    }
+    std::string name(argv[0].substr(0, 128));
+    reply.Error("unknown command '" + name + "', with args beginning with: " + args);
+    return true;
+  }
+  if (sub_unknown) {
+    std::string parent = spec->name;
+    for (char& ch : parent) ch = static_cast<char>(toupper(static_cast<unsigned char>(ch)));
+    reply.Error("unknown subcommand '" + std::string(argv[1].substr(0, 128)) + "'. Try " + parent +
+                " HELP.");
+    spec->stats.rejected_calls++;
+    return true;
+  }
+  if (!spec->ArityOk(argv.size()) || (spec->handler == nullptr)) {
+    reply.Error("wrong number of arguments for '" + spec->fullname + "' command");
+    spec->stats.rejected_calls++;
+    return true;
+  }
+  if (!c.authenticated() && !spec->Has(kCmdNoAuth)) {
+    reply.Error(protocol::errors::kNoAuth);
+    spec->stats.rejected_calls++;
+    return true;
+  }
+  if (c.Has(kClientPubsub) && c.resp() == 2) {
+    static const std::string_view kAllowed[] = {"ping",        "subscribe",    "ssubscribe",
+                                                "unsubscribe", "sunsubscribe", "psubscribe",
+                                                "punsubscribe", "quit",        "reset"};
+    std::string_view top = spec->parent != nullptr ? spec->parent->name : spec->name;
+    if (std::find(std::begin(kAllowed), std::end(kAllowed), top) == std::end(kAllowed)) {
+      reply.Error(Format("Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
+                         "QUIT / RESET are allowed in this context",
+                         spec->fullname.c_str()));
+      spec->stats.rejected_calls++;
+      return true;
+    }
+  }
+  return false;
+}
+
+void Server::Call(Client& c, CommandSpec& spec, std::span<const std::string_view> argv) {
+  int64_t start = NowUs();
+  uint64_t errors_before = c.reply().errors();
+  std::string discarded;
+  bool muted = c.Has(kClientReplyOff) || c.Has(kClientReplySkip);
+  if (muted) c.reply().set_buffer(&discarded);
+  storage::Database& db = keyspace_->db(c.db_index());
+  CommandContext ctx{*this, c, argv, c.reply(), db, spec, 0, {}, {}};
+  spec.handler(ctx);
+  c.reply().set_buffer(&c.out());
+  int64_t duration = NowUs() - start;
+
+  c.last_cmd = spec.fullname;
+  c.commands_processed++;
+  stats_.commands_processed++;
+  spec.stats.calls++;
+  spec.stats.usec += duration;
+  if (c.reply().errors() > errors_before) spec.stats.failed_calls++;
+  if (!spec.Has(kCmdSkipSlowlog)) {
+    slowlog_.Maybe(argv, duration, config().slowlog_log_slower_than,
+                   static_cast<size_t>(config().slowlog_max_len), NowMs() / 1000, c.addr(),
+                   c.name());
+  }
+  latency_.Maybe(spec.Has(kCmdFast) ? "fast-command" : "command", duration / 1000,
+                 config().latency_monitor_threshold, NowMs() / 1000);
+  if (ctx.dirty > 0) {
+    dirty_ += ctx.dirty;
+    if (ctx.rewritten.empty()) {
+      Propagate(db.index(), argv);
+    } else {
+      std::vector<std::string_view> views(ctx.rewritten.begin(), ctx.rewritten.end());
+      Propagate(db.index(), views);
+    }
+  }
+  for (const auto& extra : ctx.extra) {
+    std::vector<std::string_view> views(extra.begin(), extra.end());
+    Propagate(db.index(), views);
+  }
+  if (!monitors_.empty() && !spec.Has(kCmdSkipMonitor) && !spec.Has(kCmdAdmin)) {
+    FeedMonitors(c, c.db_index(), argv);
+  }
+}
+
+void Server::FeedMonitors(Client& c, int db, std::span<const std::string_view> argv) {
+  int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  std::string line = Format("%lld.%06lld [%d %s]", static_cast<long long>(now_us / 1000000),
+                            static_cast<long long>(now_us % 1000000), db,
+                            c.Has(kClientUnixSocket) ? "unix:" : c.addr().c_str());
+  for (std::string_view a : argv) {
+    line += " \"";
+    for (unsigned char ch : a) {
+      switch (ch) {
+        case '\\': line += "\\\\"; break;
+        case '"': line += "\\\""; break;
+        case '\n': line += "\\n"; break;
+        case '\r': line += "\\r"; break;
+        case '\t': line += "\\t"; break;
+        case '\a': line += "\\a"; break;
+        case '\b': line += "\\b"; break;
+        default:
+          if (isprint(ch)) {
+            line.push_back(static_cast<char>(ch));
+          } else {
+            line += Format("\\x%02x", ch);
+          }
+      }
+    }
+    line += "\"";
+  }
+  for (uint64_t id : monitors_) {
+    Client* m = FindClient(id);
+    if (m == nullptr || m == &c) continue;
+    m->reply().Simple(line);
+    QueueWrite(*m);
+  }
+}
+
+void Server::SignalModifiedKey(int db, std::string_view key) {
+  // WATCH invalidation (transactions) and ready keys (blocking pops) attach here.
+  (void)db;
+  (void)key;
+}
+
+void Server::NotifyKeyspaceEvent(char type, std::string_view event, std::string_view key, int db) {
+  // Keyspace notifications (pub/sub) attach here.
+  (void)type;
+  (void)event;
+  (void)key;
+  (void)db;
+}
+
+void Server::Propagate(int db, std::span<const std::string_view> argv) {
+  // The append-only file attaches here.
+  (void)db;
+  (void)argv;
+}
+
+void Server::CountError(std::string_view code) {
+  stats_.total_error_replies++;
+  auto it = stats_.errorstats.find(std::string(code));
+  if (it != stats_.errorstats.end()) {
+    it->second++;
+  } else if (stats_.errorstats.size() < 128) {  // Redis caps the distinct codes it tracks
+    stats_.errorstats.emplace(std::string(code), 1);
+  }
+}
+
+void Server::ResetStats() {
+  uint64_t keep_start = stats_.start_time_ms;
+  stats_ = ServerStats{};
+  stats_.start_time_ms = keep_start;
+  keyspace_->ResetStats();
+  commands_.ForEachWithSubcommands([](const CommandSpec& s) { s.stats = CommandStats{}; });
+}
+
+size_t Server::UsedMemory() const {
+  struct mallinfo2 mi = mallinfo2();
+  return mi.uordblks + mi.hblkhd;
+}
+
+size_t Server::ResidentMemory() {
+  FILE* f = fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  long pages = 0, resident = 0;
+  if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+  fclose(f);
+  return static_cast<size_t>(resident) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+}
+
+}  // namespace docket::server

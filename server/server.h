@@ -1,0 +1,182 @@
+// The server: one libevent loop, the listeners, the clients, the keyspace, the command table and
+// the dispatch path (lookup, arity, auth, pause, call, stats, monitor, propagation), with Redis's
+// beforeSleep ordering and hz-driven cron.
+#pragma once
+
+#include <event2/event.h>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "server/client.h"
+#include "server/command.h"
+#include "server/config.h"
+#include "server/latency.h"
+#include "server/slowlog.h"
+#include "storage/keyspace.h"
+
+namespace docket::server {
+
+inline constexpr std::string_view kRedisVersion = "7.0.15";
+inline constexpr std::string_view kDocketVersion = "0.1.0";
+
+// Counters INFO stats reports (Redis's field names in comments).
+struct ServerStats {
+  uint64_t connections_received = 0;       // total_connections_received
+  uint64_t commands_processed = 0;         // total_commands_processed
+  uint64_t rejected_connections = 0;       // rejected_connections
+  uint64_t net_input_bytes = 0;            // total_net_input_bytes
+  uint64_t net_output_bytes = 0;           // total_net_output_bytes
+  uint64_t keyspace_hits = 0, keyspace_misses = 0;
+  uint64_t expired_stale_perc = 0;
+  uint64_t total_error_replies = 0;
+  uint64_t unexpected_error_replies = 0;
+  uint64_t client_qbuf_limit_disconnections = 0;
+  uint64_t io_reads_processed = 0, io_writes_processed = 0;
+  std::map<std::string, uint64_t> errorstats;  // errorstat_<CODE>:count=
+  int64_t start_time_ms = 0;
+  // Instantaneous metrics, sampled in cron (ops/sec, kbps), as Redis's trackInstantaneousMetric.
+  struct Sample {
+    int64_t last_time_ms = 0;
+    uint64_t last_value = 0;
+    double samples[16] = {};
+    int index = 0;
+    double Mean() const;
+  } ops, net_in, net_out;
+};
+
+// Why a shutdown was asked for (SHUTDOWN flags or a signal).
+struct ShutdownRequest {
+  bool nosave = false, save = false, now = false, force = false;
+  bool from_signal = false;
+};
+
+class Server {
+ public:
+  explicit Server(ConfigRegistry* config);
+  ~Server();
+
+  // Binds the listeners, logs start-up lines and "Ready to accept connections".
+  // Returns false (after logging why) when the server cannot start.
+  bool Start();
+  // Runs the loop until shutdown. Returns the process exit code.
+  int Run();
+
+  event_base* base() { return base_; }
+  storage::Keyspace& keyspace() { return *keyspace_; }
+  ConfigRegistry& config_registry() { return *config_; }
+  const Config& config() const { return config_->values(); }
+  CommandTable& commands() { return commands_; }
+  ServerStats& stats() { return stats_; }
+  SlowLog& slowlog() { return slowlog_; }
+  LatencyMonitor& latency() { return latency_; }
+  const std::string& run_id() const { return run_id_; }
+  int64_t dirty() const { return dirty_; }
+  int64_t cron_loops() const { return cron_loops_; }
+  int64_t hz() const { return current_hz_; }
+
+  // Dispatch: everything processCommand does between a parsed argv and the reply. Returns false
+  // when the command was held back (CLIENT PAUSE) and must be parsed again later.
+  bool ProcessCommand(Client& c, std::span<const std::string_view> argv);
+  // True when CLIENT PAUSE holds back this command now.
+  bool IsPausedFor(const CommandSpec& spec) const;
+
+  // Clients.
+  const std::map<uint64_t, std::unique_ptr<Client>>& clients() const { return clients_; }
+  Client* FindClient(uint64_t id);
+  // Queues c's pending output for the write step of BeforeSleep.
+  void QueueWrite(Client& c);
+  // Marks c to be freed in BeforeSleep (safe from inside c's own callbacks).
+  void CloseClientAsync(Client& c);
+  void PauseClient(Client& c);  // c holds a command back until the pause ends
+  uint64_t monitors_count() const { return monitors_.size(); }
+  void AddMonitor(Client& c);
+  size_t blocked_clients() const { return blocked_clients_; }
+
+  // CLIENT PAUSE / UNPAUSE.
+  void PauseClients(int64_t until_ms, bool writes_only);
+  void UnpauseClients();
+  bool paused() const { return pause_end_ms_ != 0; }
+
+  // Hooks for writes. Later capabilities (WATCH, blocking pops, keyspace events, AOF) hang here.
+  void SignalModifiedKey(int db, std::string_view key);
+  void NotifyKeyspaceEvent(char type, std::string_view event, std::string_view key, int db);
+  void Propagate(int db, std::span<const std::string_view> argv);
+
+  void RequestShutdown(const ShutdownRequest& req);
+  void AbortShutdown() { shutdown_asked_ = false; }
+  bool shutdown_asked() const { return shutdown_asked_; }
+
+  // Errors counted for INFO errorstats (called by the reply path for every error reply).
+  void CountError(std::string_view code);
+  void ResetStats();
+
+  // Memory (bytes), for INFO memory.
+  size_t UsedMemory() const;
+  static size_t ResidentMemory();
+
+  int64_t NowMs() const;   // wall clock
+  static int64_t NowUs();  // monotonic
+
+ private:
+  bool Listen(const std::string& addr, int port);
+  static void OnAccept(evutil_socket_t fd, short events, void* arg);
+  static void OnReadable(evutil_socket_t fd, short events, void* arg);
+  static void OnWritable(evutil_socket_t fd, short events, void* arg);
+  static void OnCron(evutil_socket_t fd, short events, void* arg);
+  static void OnSignal(evutil_socket_t fd, short events, void* arg);
+  void AcceptClient(int fd, bool unix_socket);
+  void BeforeSleep();
+  void Cron();
+  void ClientsCron();
+  void DatabasesCron();
+  void ActiveExpireCycle();
+  void HandlePendingWrites();
+  void FreeClient(Client* c);
+  void FreeClosingClients();
+  void ResumePausedClients();
+  bool RejectCommand(Client& c, std::span<const std::string_view> argv, CommandSpec* spec,
+                     bool sub_unknown);
+  void Call(Client& c, CommandSpec& spec, std::span<const std::string_view> argv);
+  void FeedMonitors(Client& c, int db, std::span<const std::string_view> argv);
+  bool FinishShutdown();
+
+  ConfigRegistry* config_;
+  event_base* base_ = nullptr;
+  std::vector<std::pair<int, event*>> listeners_;
+  event* cron_event_ = nullptr;
+  std::vector<event*> signal_events_;
+  std::unique_ptr<storage::Keyspace> keyspace_;
+  CommandTable commands_;
+  ServerStats stats_;
+  SlowLog slowlog_;
+  LatencyMonitor latency_;
+  std::string run_id_;
+
+  std::map<uint64_t, std::unique_ptr<Client>> clients_;
+  uint64_t next_client_id_ = 1;
+  std::vector<Client*> pending_writes_;
+  std::vector<uint64_t> closing_;
+  std::vector<uint64_t> paused_clients_;
+  std::vector<uint64_t> monitors_;
+  size_t blocked_clients_ = 0;
+  int64_t pause_end_ms_ = 0;
+  bool pause_writes_only_ = false;
+
+  int64_t dirty_ = 0;
+  int64_t cron_loops_ = 0;
+  int64_t current_hz_ = 10;
+  bool shutdown_asked_ = false;
+  ShutdownRequest shutdown_req_;
+  int exit_code_ = 0;
+  bool running_ = true;
+};
+
+}  // namespace docket::server
