@@ -72,8 +72,8 @@ diff: $(SERVER)
 	/usr/bin/python3 tests/diff/run_diff.py --docket $(abspath $(SERVER))
 
 test: deps
-	$(MAKE) unit integration diff
-	@echo "all test suites passed"
+	$(MAKE) -j2 $(SERVER) $(UNIT_BIN) $(INTEG_BIN)
+	tests/run_suites.sh $(abspath $(SERVER)) ./$(UNIT_BIN) ./$(INTEG_BIN)
 
 # libFuzzer target for the request parser (clang only), and a bounded run of it.
 FUZZ_BIN := build/fuzz/request_parser_fuzz

@@ -54,6 +54,16 @@ bool IsSpace(char c) {
 // What ends an unquoted token in sdssplitargs (note: not \v or \f).
 bool EndsToken(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 
+// Redis finds line ends with strchr() on the query buffer, so a NUL byte before the delimiter
+// hides it: the line stays incomplete until the size limit turns it into a protocol error.
+size_t FindLineEnd(std::string_view s, char delimiter) {
+  size_t at = s.find(delimiter);
+  if (at == std::string_view::npos || std::memchr(s.data(), '\0', at) != nullptr) {
+    return std::string_view::npos;
+  }
+  return at;
+}
+
 // One double-quoted token starting after the opening quote. Returns false when unbalanced.
 bool ReadDoubleQuoted(std::string_view line, size_t* i, std::string* token) {
   while (true) {
@@ -168,7 +178,7 @@ ParseStatus RequestParser::ParseInline(std::string_view buf, size_t* pos,
                                        const ParserLimits& limits,
                                        std::vector<std::string_view>* argv) {
   std::string_view rest = buf.substr(*pos);
-  size_t newline = rest.find('\n');
+  size_t newline = FindLineEnd(rest, '\n');
   if (newline == std::string_view::npos) {
     if (rest.size() > limits.max_inline_len) return Fail("Protocol error: too big inline request");
     return ParseStatus::kIncomplete;
@@ -188,7 +198,7 @@ ParseStatus RequestParser::ParseMultibulk(std::string_view buf, size_t* pos,
                                           std::vector<std::string_view>* argv) {
   std::string_view cmd = buf.substr(*pos);
   if (multibulk_left_ == 0) {
-    size_t cr = cmd.find('\r');
+    size_t cr = FindLineEnd(cmd, '\r');
     if (cr == std::string_view::npos) {
       if (cmd.size() > limits.max_inline_len) {
         return Fail("Protocol error: too big mbulk count string");
@@ -216,7 +226,7 @@ ParseStatus RequestParser::ParseMultibulk(std::string_view buf, size_t* pos,
   while (multibulk_left_ > 0) {
     if (bulk_len_ < 0) {
       std::string_view rest = cmd.substr(cursor_);
-      size_t cr = rest.find('\r');
+      size_t cr = FindLineEnd(rest, '\r');
       if (cr == std::string_view::npos) {
         if (rest.size() > limits.max_inline_len) {
           return Fail("Protocol error: too big bulk count string");

@@ -13,7 +13,7 @@ namespace docket::protocol {
 // Limits the server passes in (from config). Defaults are Redis 7's.
 struct ParserLimits {
   int64_t max_bulk_len = 512LL * 1024 * 1024;          // proto-max-bulk-len
-  int64_t max_multibulk_len = 1024LL * 1024 * 1024;    // longest argv accepted
+  int64_t max_multibulk_len = 2147483647;              // longest argv accepted (INT_MAX)
   size_t max_inline_len = 64 * 1024;                   // PROTO_INLINE_MAX_SIZE
   bool authenticated = true;  // false: Redis's stricter limits for unauthenticated clients
 };

@@ -247,6 +247,19 @@ ConfigRegistry::ConfigRegistry() {
   daemonize.immutable = true;
   Add(daemonize);
   Add(LogLevelParam());
+  Add(StringParam("save", &Config::save, false));
+  ConfigParam appendonly = BoolParam("appendonly", &Config::appendonly, false);
+  auto parse_appendonly = appendonly.set;
+  appendonly.set = [parse_appendonly](Config& c, const std::vector<std::string>& v) {
+    std::string err = parse_appendonly(c, v);
+    if (err.empty() && c.appendonly) {
+      c.appendonly = false;
+      return std::string("appendonly yes is not available yet: the append-only file is not "
+                         "implemented in this version");
+    }
+    return err;
+  };
+  Add(appendonly);
   Add(BindParam());
   Add(DirParam());
   // port is an int, not int64: bind its accessors by hand.

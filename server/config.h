@@ -41,6 +41,10 @@ struct Config {
   int64_t active_expire_effort = 1;
   bool lazyfree_lazy_user_flush = false;
   std::string notify_keyspace_events;
+  // RDB snapshots are not written (the append-only file is Docket's persistence); `save` is
+  // accepted and reported so redis.conf files and clients that read it keep working.
+  std::string save = "3600 1 300 100 60 10000";
+  bool appendonly = false;
 };
 
 // One parameter: its names, how it reads and writes Config, and whether CONFIG SET may change it.

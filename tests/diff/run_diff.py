@@ -591,10 +591,12 @@ class Run:
         texts = [r if isinstance(r, str) else view(r) if view else r for r in replies]
         # A missing reply (timeout, closed connection) fails even when both servers agree.
         ok = texts[0] == texts[1] and all(not isinstance(r, str) for r in replies)
+        start = 0 if ok else first_difference(replies)
         details = []
         for name, reply, text in zip(names, replies, texts):
-            shown = repr(reply) if view is None or isinstance(reply, str) \
-                else "%r  [%s]" % (reply, text)
+            shown = clip(reply, start)
+            if view is not None and not isinstance(reply, str):
+                shown += "  [%s]" % clip(text, 0)
             details.append((name, shown))
         self.record(where, label, ok, details)
         self.check_hung(replies)
@@ -667,6 +669,27 @@ class Run:
                      for s, c, q in zip(self.servers, pair, quiet)])
         for c in pair:
             c.buf = b""
+
+
+LONG_REPLY = 600
+
+
+def first_difference(replies):
+    """The offset of the first byte where two raw replies differ (0 when one is a mark)."""
+    a, b = replies
+    if not isinstance(a, bytes) or not isinstance(b, bytes):
+        return 0
+    n = min(len(a), len(b))
+    return next((i for i in range(n) if a[i] != b[i]), n)
+
+
+def clip(reply, start):
+    """repr() of a reply; a long one is cut to a window around offset start."""
+    if isinstance(reply, str) or len(reply) <= LONG_REPLY:
+        return repr(reply) if isinstance(reply, bytes) else reply
+    lo = max(0, start - LONG_REPLY // 3)
+    window = reply[lo:lo + LONG_REPLY]
+    return "(%d bytes; from offset %d) %r..." % (len(reply), lo, window)
 
 
 def join_replies(replies):
