@@ -78,9 +78,9 @@ test: deps
 # libFuzzer target for the request parser (clang only), and a bounded run of it.
 FUZZ_BIN := build/fuzz/request_parser_fuzz
 fuzz: $(FUZZ_BIN)
-$(FUZZ_BIN): tools/fuzz/request_parser_fuzz.cc $(PROTOCOL_SRC)
+$(FUZZ_BIN): tools/fuzz/request_parser_fuzz.cc $(PROTOCOL_SRC) $(wildcard protocol/*.h)
 	@mkdir -p $(dir $@)
-	clang++ -std=c++20 -g -O1 -I. -fsanitize=fuzzer,address,undefined -o $@ $^
+	clang++ -std=c++20 -g -O1 -I. -fsanitize=fuzzer,address,undefined -o $@ $(filter %.cc,$^)
 fuzz-run: $(FUZZ_BIN)
 	@mkdir -p build/fuzz/corpus
 	./$(FUZZ_BIN) -max_total_time=$${FUZZ_SECONDS:-60} build/fuzz/corpus tools/fuzz/corpus

@@ -1,8 +1,131 @@
-// Placeholder until the family lands.
-#include "server/command.h"
+// Server commands: TIME, SHUTDOWN and DEBUG SLEEP, the shared HELP replies of the family, and its
+// registration (CONFIG, COMMAND, SLOWLOG and LATENCY live in cmd_config.cc, cmd_command.cc and
+// cmd_slowlog.cc). Depends on server/ and protocol/.
+#include "server/cmd_server.h"
+
+#include <sys/time.h>
+
+#include <cstdlib>
+#include <ctime>
+#include <string>
+
+#include "protocol/errors.h"
+#include "server/client.h"
+#include "server/server.h"
 
 namespace docket::server {
 
-void RegisterServerCommands(CommandTable& table) { (void)table; }
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); i++) {
+    if (tolower(static_cast<unsigned char>(a[i])) != tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string AsciiToLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string AsciiToUpper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+void ReplyHelp(CommandContext& ctx, std::initializer_list<std::string_view> lines) {
+  ctx.reply.ArrayHeader(lines.size() + 3);
+  ctx.reply.Simple(AsciiToUpper(ctx.arg(0)) +
+                   " <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
+  for (std::string_view line : lines) ctx.reply.Simple(line);
+  ctx.reply.Simple("HELP");
+  ctx.reply.Simple("    Prints this help.");
+}
+
+void ReplySubcommandSyntaxError(CommandContext& ctx) {
+  ctx.reply.Error("unknown subcommand or wrong number of arguments for '" +
+                  std::string(ctx.arg(1).substr(0, 128)) + "'. Try " + AsciiToUpper(ctx.arg(0)) +
+                  " HELP.");
+}
+
+namespace {
+
+namespace errors = protocol::errors;
+
+// TIME
+void CmdTime(CommandContext& ctx) {
+  timeval tv;
+  gettimeofday(&tv, nullptr);
+  ctx.reply.ArrayHeader(2);
+  ctx.reply.Bulk(std::to_string(tv.tv_sec));
+  ctx.reply.Bulk(std::to_string(tv.tv_usec));
+}
+
+// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
+void CmdShutdown(CommandContext& ctx) {
+  ShutdownRequest req;
+  bool abort = false;
+  for (size_t i = 1; i < ctx.argc(); i++) {
+    std::string_view opt = ctx.arg(i);
+    if (EqualsIgnoreCase(opt, "nosave")) {
+      req.nosave = true;
+    } else if (EqualsIgnoreCase(opt, "save")) {
+      req.save = true;
+    } else if (EqualsIgnoreCase(opt, "now")) {
+      req.now = true;
+    } else if (EqualsIgnoreCase(opt, "force")) {
+      req.force = true;
+    } else if (EqualsIgnoreCase(opt, "abort")) {
+      abort = true;
+    } else {
+      return ctx.reply.Error(errors::kSyntax);
+    }
+  }
+  bool any_flag = req.nosave || req.save || req.now || req.force;
+  if ((abort && any_flag) || (req.nosave && req.save)) return ctx.reply.Error(errors::kSyntax);
+  if (abort) {
+    if (!ctx.server.shutdown_asked()) return ctx.reply.Error("No shutdown in progress.");
+    ctx.server.AbortShutdown();
+    return ctx.reply.Ok();
+  }
+  // Redis blocks the client and exits without replying: read nothing more from it (and close
+  // it even if another client's SHUTDOWN ABORT comes first).
+  ctx.client.Set(kClientCloseAfterReply);
+  ctx.server.QueueWrite(ctx.client);
+  ctx.server.RequestShutdown(req);
+}
+
+// DEBUG SLEEP seconds (the only DEBUG subcommand Docket has)
+void CmdDebug(CommandContext& ctx) {
+  if (EqualsIgnoreCase(ctx.arg(1), "help") && ctx.argc() == 2) {
+    return ReplyHelp(ctx,
+                     {"SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed."});
+  }
+  if (!EqualsIgnoreCase(ctx.arg(1), "sleep") || ctx.argc() != 3) {
+    return ReplySubcommandSyntaxError(ctx);
+  }
+  // As Redis: strtod without validation, so junk sleeps 0 and a negative time not at all.
+  std::string text(ctx.arg(2));
+  double seconds = strtod(text.c_str(), nullptr);
+  int64_t usec = static_cast<int64_t>(seconds * 1000000);
+  timespec ts{static_cast<time_t>(usec / 1000000), static_cast<long>((usec % 1000000) * 1000)};
+  nanosleep(&ts, nullptr);
+  ctx.reply.Ok();
+}
+
+}  // namespace
+
+void RegisterServerCommands(CommandTable& table) {
+  table.Register("time", CmdTime);
+  table.Register("shutdown", CmdShutdown);
+  table.Register("debug", CmdDebug);
+  RegisterConfigCommands(table);
+  RegisterCommandCommands(table);
+  RegisterSlowlogCommands(table);
+}
 
 }  // namespace docket::server

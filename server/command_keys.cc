@@ -119,7 +119,9 @@ bool FindKeys(const KeySpecMeta& spec, int argc, Argv argv, int first, std::vect
 
 // getKeysUsingKeySpecs: every spec but "not_key" ones, in order. False on a spec that does not
 // fit argv, or an "incomplete" one (Redis then asks the command's getkeys proc).
-bool KeysUsingSpecs(const CommandMeta& meta, Argv argv, std::vector<int>* out) {
+// With flags, each key found also gets its spec's flags.
+bool KeysUsingSpecs(const CommandMeta& meta, Argv argv, std::vector<int>* out,
+                    std::vector<std::string_view>* flags = nullptr) {
   int argc = static_cast<int>(argv.size());
   for (int j = 0; j < meta.key_spec_count; ++j) {
     const KeySpecMeta& spec = meta.key_specs[j];
@@ -134,6 +136,7 @@ bool KeysUsingSpecs(const CommandMeta& meta, Argv argv, std::vector<int>* out) {
       return false;
     }
     if (!FindKeys(spec, argc, argv, first, out) || SpecHas(spec, "incomplete")) return false;
+    if (flags != nullptr) flags->resize(out->size(), spec.flags);
   }
   return true;
 }
@@ -247,6 +250,37 @@ bool ProcKeysFor(const CommandMeta& meta, Argv argv, std::vector<int>* out) {
   return KeynumProcKeys(meta, argv, out);
 }
 
+// The flags Redis's getkeys procs give the keys they find (genericGetKeys and xreadGetKeys give
+// none).
+std::string_view ProcKeyFlags(const CommandMeta& meta, size_t key_index) {
+  if (meta.name == "sort") return key_index == 0 ? "RO access" : "OW update";
+  if (meta.name == "sort_ro") return "RO access";
+  if (meta.name == "migrate") return "RW access delete";
+  return "";
+}
+
+// setGetKeys and bitfieldGetKeys: the flags of a "variable_flags" key depend on the arguments.
+std::string_view VariableKeyFlags(const CommandMeta& meta, Argv argv) {
+  int argc = static_cast<int>(argv.size());
+  if (meta.name == "set") {
+    for (int i = 3; i < argc; ++i) {
+      if (EqualsIgnoreCase(argv[i], "get")) return "RW access update";
+    }
+    return "OW update";
+  }
+  for (int i = 2; i < argc; ++i) {  // BITFIELD: read-only unless SET, INCRBY or junk appears
+    int more = argc - i - 1;
+    if (EqualsIgnoreCase(argv[i], "get") && more >= 2) {
+      i += 2;
+    } else if (EqualsIgnoreCase(argv[i], "overflow") && more >= 1) {
+      i += 1;
+    } else {
+      return "RW access update";
+    }
+  }
+  return "RO access";
+}
+
 }  // namespace
 
 bool CommandHasKeys(const CommandMeta& meta) {
@@ -269,6 +303,21 @@ bool GetKeysFromSpecs(const CommandMeta& meta, std::span<const std::string_view>
     return false;
   }
   return !positions->empty();
+}
+
+bool GetKeysAndFlagsFromSpecs(const CommandMeta& meta, std::span<const std::string_view> argv,
+                              std::vector<int>* positions,
+                              std::vector<std::string_view>* flags) {
+  flags->clear();
+  if (!GetKeysFromSpecs(meta, argv, positions)) return false;
+  std::vector<int> from_specs;
+  if (AnySpecHas(meta, "variable_flags")) {
+    flags->assign(positions->size(), VariableKeyFlags(meta, argv));
+  } else if (!KeysUsingSpecs(meta, argv, &from_specs, flags)) {  // a getkeys proc found them
+    flags->clear();
+    for (size_t i = 0; i < positions->size(); ++i) flags->push_back(ProcKeyFlags(meta, i));
+  }
+  return true;
 }
 
 }  // namespace docket::server

@@ -30,6 +30,15 @@ bool CommandHasKeys(const CommandMeta& meta);
 [[nodiscard]] bool GetKeysFromSpecs(const CommandMeta& meta, std::span<const std::string_view> argv,
                                     std::vector<int>* positions);
 
+// GetKeysFromSpecs plus one entry in *flags per position: the key's flags as COMMAND
+// GETKEYSANDFLAGS reports them (Redis's names, space separated, as in KeySpecMeta::flags): its
+// key spec's, or those Redis's getkeys proc gives it (SORT, MIGRATE, SET, BITFIELD; none for
+// the numkeys commands' and XREAD's fallbacks).
+[[nodiscard]] bool GetKeysAndFlagsFromSpecs(const CommandMeta& meta,
+                                            std::span<const std::string_view> argv,
+                                            std::vector<int>* positions,
+                                            std::vector<std::string_view>* flags);
+
 }  // namespace docket::server
 
 #endif  // DOCKET_SERVER_COMMAND_KEYS_H_

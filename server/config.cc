@@ -108,8 +108,8 @@ ConfigParam StringParam(std::string name, std::string Config::*field, bool immut
 }
 
 ConfigParam LogLevelParam() {
-  static const std::vector<std::string> kLevels = {"debug", "verbose", "notice", "warning",
-                                                   "nothing"};
+  // Redis 7.0 has no "nothing" level (7.2 added it).
+  static const std::vector<std::string> kLevels = {"debug", "verbose", "notice", "warning"};
   ConfigParam p;
   p.name = "loglevel";
   p.set = [](Config& c, const std::vector<std::string>& v) -> std::string {
@@ -120,7 +120,7 @@ ConfigParam LogLevelParam() {
         return "";
       }
     }
-    return "argument(s) must be one of the following: debug, verbose, notice, warning, nothing";
+    return "argument(s) must be one of the following: debug, verbose, notice, warning";
   };
   p.get = [](const Config& c) { return kLevels[c.loglevel]; };
   p.default_value = "notice";
@@ -247,6 +247,10 @@ ConfigRegistry::ConfigRegistry() {
   daemonize.immutable = true;
   Add(daemonize);
   Add(LogLevelParam());
+  ConfigParam debug_cmd = EnumParam("enable-debug-command", &Config::enable_debug_command,
+                                    {"no", "yes", "local"}, "no");
+  debug_cmd.immutable = true;
+  Add(debug_cmd);
   Add(StringParam("save", &Config::save, false));
   ConfigParam appendonly = BoolParam("appendonly", &Config::appendonly, false);
   auto parse_appendonly = appendonly.set;
@@ -279,6 +283,12 @@ void ConfigRegistry::Add(ConfigParam param) {
   if (!param.alias.empty()) by_name_[param.alias] = params_.size();
   if (param.default_value.empty() && param.get) param.default_value = param.get(config_);
   params_.push_back(std::move(param));
+}
+
+void ConfigRegistry::SetApply(std::string_view name,
+                              std::function<std::string(const Config&)> apply) {
+  auto it = by_name_.find(Lower(name));
+  if (it != by_name_.end()) params_[it->second].apply = std::move(apply);
 }
 
 const ConfigParam* ConfigRegistry::Find(std::string_view name) const {

@@ -45,6 +45,7 @@ struct Config {
   // accepted and reported so redis.conf files and clients that read it keep working.
   std::string save = "3600 1 300 100 60 10000";
   bool appendonly = false;
+  std::string enable_debug_command = "no";  // no | yes | local
 };
 
 // One parameter: its names, how it reads and writes Config, and whether CONFIG SET may change it.
@@ -70,6 +71,8 @@ class ConfigRegistry {
   // Adds a parameter (later command families register their own).
   void Add(ConfigParam param);
   const ConfigParam* Find(std::string_view name) const;
+  // Sets the hook CONFIG SET runs after changing `name` (no-op for an unknown name).
+  void SetApply(std::string_view name, std::function<std::string(const Config&)> apply);
 
   // Start-up: a config file's text plus `--name value ...` arguments. Returns "" or a Redis-like
   // error message for the offending line.

@@ -103,6 +103,7 @@ Server::Server(ConfigRegistry* config) : config_(config) {
   RegisterServerCommands(commands_);
   RegisterClientCommands(commands_);
   RegisterInfoCommands(commands_);
+  InstallConfigApplyHooks(*this);
   keyspace_->set_expire_hook([this](int db, std::string_view key) {
     std::string_view argv[2] = {"DEL", key};
     Propagate(db, argv);
@@ -177,6 +178,43 @@ bool Server::Listen(const std::string& spec, int port) {
   return true;
 }
 
+void Server::CloseTcpListeners() {
+  std::erase_if(listeners_, [](const std::pair<int, event*>& l) {
+    sockaddr_storage sa{};
+    socklen_t len = sizeof(sa);
+    if (getsockname(l.first, reinterpret_cast<sockaddr*>(&sa), &len) == 0 &&
+        sa.ss_family == AF_UNIX) {
+      return false;
+    }
+    event_free(l.second);
+    close(l.first);
+    return true;
+  });
+}
+
+bool Server::Relisten() {
+  if (config().port == listen_port_ && config().bind == listen_bind_) return true;
+  CloseTcpListeners();
+  bool ok = true;
+  if (config().port != 0) {
+    for (const std::string& addr : config().bind) {
+      if (!Listen(addr, config().port)) {
+        ok = false;
+        break;
+      }
+    }
+  }
+  if (!ok) {
+    DOCKET_LOG(LogLevel::kWarning, "Failed to bind");
+    CloseTcpListeners();
+    listen_port_ = -1;  // the rollback to the old values listens again
+    return false;
+  }
+  listen_port_ = config().port;
+  listen_bind_ = config().bind;
+  return true;
+}
+
 bool Server::Start() {
   signal(SIGPIPE, SIG_IGN);
   SetLogLevel(static_cast<LogLevel>(config().loglevel));
@@ -195,6 +233,8 @@ bool Server::Start() {
     DOCKET_LOG(LogLevel::kWarning, "Failed listening on port %d (tcp), aborting.", config().port);
     return false;
   }
+  listen_port_ = config().port;
+  listen_bind_ = config().bind;
   if (!config().pidfile.empty()) {
     FILE* f = fopen(config().pidfile.c_str(), "w");
     if (f != nullptr) {
@@ -557,7 +597,19 @@ bool Server::RejectCommand(Client& c, std::span<const std::string_view> argv, Co
     spec->stats.rejected_calls++;
     return true;
   }
-  if (!c.authenticated() && !spec->Has(kCmdNoAuth)) {
+  // Redis's protected-command check (DEBUG and enable-debug-command), before authentication.
+  if (spec->name == "debug" && config().enable_debug_command != "yes" &&
+      (config().enable_debug_command != "local" || !c.IsLoopback())) {
+    reply.Error(
+        "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you "
+        "can run it from a local connection, otherwise you need to set this option in the "
+        "configuration file, and then restart the server.");
+    spec->stats.rejected_calls++;
+    return true;
+  }
+  // As Redis's authRequired: a client that never authenticated needs no AUTH once requirepass
+  // is cleared by CONFIG SET.
+  if (!c.authenticated() && !config().requirepass.empty() && !spec->Has(kCmdNoAuth)) {
     reply.Error(protocol::errors::kNoAuth);
     spec->stats.rejected_calls++;
     return true;

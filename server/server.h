@@ -110,6 +110,11 @@ class Server {
   void NotifyKeyspaceEvent(char type, std::string_view event, std::string_view key, int db);
   void Propagate(int db, std::span<const std::string_view> argv);
 
+  // CONFIG SET port / bind: closes the TCP listeners and listens on config().bind and
+  // config().port (none for port 0), as Redis's changeListenPort / changeBindAddr. No-op when
+  // those are what the server already listens on. False (no TCP listener left) on failure.
+  bool Relisten();
+
   void RequestShutdown(const ShutdownRequest& req);
   void AbortShutdown() { shutdown_asked_ = false; }
   bool shutdown_asked() const { return shutdown_asked_; }
@@ -127,6 +132,7 @@ class Server {
 
  private:
   bool Listen(const std::string& addr, int port);
+  void CloseTcpListeners();
   static void OnAccept(evutil_socket_t fd, short events, void* arg);
   static void OnReadable(evutil_socket_t fd, short events, void* arg);
   static void OnWritable(evutil_socket_t fd, short events, void* arg);
@@ -151,6 +157,8 @@ class Server {
   ConfigRegistry* config_;
   event_base* base_ = nullptr;
   std::vector<std::pair<int, event*>> listeners_;
+  int listen_port_ = -1;                  // what the TCP listeners serve (Relisten)
+  std::vector<std::string> listen_bind_;
   event* cron_event_ = nullptr;
   std::vector<event*> signal_events_;
   std::unique_ptr<storage::Keyspace> keyspace_;
@@ -178,5 +186,9 @@ class Server {
   int exit_code_ = 0;
   bool running_ = true;
 };
+
+// Installs the CONFIG SET hooks that act on the running server (loglevel, port, bind,
+// maxclients); defined in cmd_config.cc.
+void InstallConfigApplyHooks(Server& server);
 
 }  // namespace docket::server

@@ -43,6 +43,7 @@ Value Value::Clone() const {
   Value v;
   v.type_ = type_;
   v.raw_ = raw_;
+  v.plain_ = plain_;
   v.access_time_ = access_time_;
   v.str_ = str_;
   if (obj_) v.obj_ = obj_->Clone();
@@ -52,7 +53,7 @@ Value Value::Clone() const {
 std::string_view Value::EncodingName() const {
   if (type_ != ValueType::kString) return obj_->EncodingName();
   if (raw_) return "raw";
-  if (LooksLikeLong(str_)) return "int";
+  if (!plain_ && LooksLikeLong(str_)) return "int";
   return str_.size() <= 44 ? "embstr" : "raw";
 }
 

@@ -33,6 +33,13 @@ class Value {
     v.str_.assign(s);
     return v;
   }
+  // A string Redis builds with createStringObject instead of tryObjectEncoding (INCRBYFLOAT's
+  // result): OBJECT ENCODING says "embstr" or "raw" by length, never "int".
+  static Value PlainString(std::string_view s) {
+    Value v = String(s);
+    v.plain_ = true;
+    return v;
+  }
   static Value Object(ValueType type, std::unique_ptr<TypedObject> obj) {
     Value v;
     v.type_ = type;
@@ -72,6 +79,7 @@ class Value {
  private:
   ValueType type_ = ValueType::kString;
   bool raw_ = false;
+  bool plain_ = false;  // never "int" (PlainString)
   uint32_t access_time_ = 0;
   std::string str_;
   std::unique_ptr<TypedObject> obj_;
