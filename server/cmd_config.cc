@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstring>
 #include <set>
+#include <strings.h>
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -58,6 +60,8 @@ void CmdConfigSet(CommandContext& ctx) {
   std::vector<std::pair<std::string, std::string>> pairs;
   for (size_t i = 2; i + 1 < ctx.argc(); i += 2) {
     pairs.emplace_back(std::string(ctx.arg(i)), std::string(ctx.arg(i + 1)));
+    // Sensitive values stay out of SLOWLOG and MONITOR (Redis's SENSITIVE_CONFIG).
+    if (strcasecmp(pairs.back().first.c_str(), "requirepass") == 0) ctx.Redact(i + 1);
   }
   std::string err = ctx.server.config_registry().Set(pairs);
   if (!err.empty()) return ctx.reply.Error(err);

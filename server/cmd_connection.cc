@@ -69,6 +69,7 @@ bool CheckPassword(CommandContext& ctx, std::string_view user, std::string_view 
 void CmdAuth(CommandContext& ctx) {
   if (ctx.argc() > 3) return ctx.reply.Error(errors::kSyntax);
   std::string_view user = "default", pass = ctx.arg(1);
+  ctx.Redact(1);
   if (ctx.argc() == 2) {
     if (ctx.server.config().requirepass.empty()) {
       return ctx.reply.Error(errors::kAuthNotConfigured);
@@ -76,6 +77,7 @@ void CmdAuth(CommandContext& ctx) {
   } else {
     user = ctx.arg(1);
     pass = ctx.arg(2);
+    ctx.Redact(2);
   }
   if (!CheckPassword(ctx, user, pass)) return ctx.reply.Error(errors::kWrongPass);
   ctx.client.set_authenticated(true);
@@ -126,6 +128,8 @@ void CmdHello(CommandContext& ctx) {
     if (EqualsIgnoreCase(ctx.arg(j), "AUTH") && more >= 2) {
       user = ctx.arg(j + 1);
       pass = ctx.arg(j + 2);
+      ctx.Redact(j + 1);
+      ctx.Redact(j + 2);
       has_auth = true;
       j += 2;
     } else if (EqualsIgnoreCase(ctx.arg(j), "SETNAME") && more >= 1) {

@@ -82,7 +82,14 @@ struct CommandContext {
   storage::Value* LookupReadOfType(std::string_view key, storage::ValueType t, bool* wrong);
   storage::Value* LookupWriteOfType(std::string_view key, storage::ValueType t, bool* wrong);
 
+  // Hides argument i (a password) from SLOWLOG and MONITOR, as Redis's
+  // redactClientCommandArgument.
+  void Redact(size_t i) {
+    if (i < 64) redacted |= uint64_t{1} << i;
+  }
+
   int64_t dirty = 0;
+  uint64_t redacted = 0;  // bit i: argv[i] is shown as "(redacted)"
   std::vector<std::string> rewritten;
   std::vector<std::vector<std::string>> extra;
 };

@@ -637,7 +637,7 @@ void Server::Call(Client& c, CommandSpec& spec, std::span<const std::string_view
   bool muted = c.Has(kClientReplyOff) || c.Has(kClientReplySkip);
   if (muted) c.reply().set_buffer(&discarded);
   storage::Database& db = keyspace_->db(c.db_index());
-  CommandContext ctx{*this, c, argv, c.reply(), db, spec, 0, {}, {}};
+  CommandContext ctx{*this, c, argv, c.reply(), db, spec, 0, 0, {}, {}};
   spec.handler(ctx);
   c.reply().set_buffer(&c.out());
   int64_t duration = NowUs() - start;
@@ -648,6 +648,14 @@ void Server::Call(Client& c, CommandSpec& spec, std::span<const std::string_view
   spec.stats.calls++;
   spec.stats.usec += duration;
   if (c.reply().errors() > errors_before) spec.stats.failed_calls++;
+  std::vector<std::string_view> shown;  // argv with passwords hidden, for slowlog and monitor
+  if (ctx.redacted != 0) {
+    shown.assign(argv.begin(), argv.end());
+    for (size_t i = 0; i < shown.size() && i < 64; i++) {
+      if (ctx.redacted & (uint64_t{1} << i)) shown[i] = "(redacted)";
+    }
+    argv = shown;
+  }
   if (!spec.Has(kCmdSkipSlowlog)) {
     slowlog_.Maybe(argv, duration, config().slowlog_log_slower_than,
                    static_cast<size_t>(config().slowlog_max_len), NowMs() / 1000, c.addr(),
@@ -658,7 +666,7 @@ void Server::Call(Client& c, CommandSpec& spec, std::span<const std::string_view
   if (ctx.dirty > 0) {
     dirty_ += ctx.dirty;
     if (ctx.rewritten.empty()) {
-      Propagate(db.index(), argv);
+      Propagate(db.index(), ctx.argv);
     } else {
       std::vector<std::string_view> views(ctx.rewritten.begin(), ctx.rewritten.end());
       Propagate(db.index(), views);

@@ -133,8 +133,7 @@ TEST_CASE("maxclients: the connection over the limit is refused") {
     if (!admitted) SleepMs(20);
   }
   CHECK(admitted);
-  CHECK(conns[0]->Cmd({"CONFIG", "GET", "maxclients"}) ==
-        "*2\r\n$10\r\nmaxclients\r\n$1\r\n3\r\n");
+  CHECK(conns[0]->Cmd({"CONFIG", "GET", "maxclients"}) == "*2\r\n$10\r\nmaxclients\r\n$1\r\n3\r\n");
 }
 
 }  // namespace docket::test

@@ -3,6 +3,7 @@
 #include "tests/integration/harness.h"
 
 #include <arpa/inet.h>
+#include <doctest/doctest.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -11,8 +12,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <doctest/doctest.h>
 
 #include <cerrno>
 #include <chrono>
@@ -189,12 +188,13 @@ bool ServerProcess::Launch() {
   std::vector<std::string> args = {ServerBinary()};
   if (!config_text_.empty()) args.push_back(config_path());
   args.insert(args.end(), {"--port", std::to_string(port_), "--dir", dir_, "--bind", "127.0.0.1",
-                          "--save", "", "--appendonly", "no"});
+                           "--save", "", "--appendonly", "no"});
   args.insert(args.end(), args_.begin(), args_.end());
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  int log_fd = open((dir_ + "/server.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  int log_fd =
+      open((dir_ + "/server.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) return false;
   status_ = -1;
   pid_ = fork();

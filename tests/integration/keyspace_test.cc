@@ -100,7 +100,8 @@ TEST_CASE("keys with PX expire without being touched") {
   ServerProcess server;
   Redis redis(server.port());
   std::vector<std::vector<std::string>> setup;
-  for (int i = 0; i < 1000; i++) setup.push_back({"SET", "e:" + std::to_string(i), "v", "PX", "50"});
+  for (int i = 0; i < 1000; i++)
+    setup.push_back({"SET", "e:" + std::to_string(i), "v", "PX", "50"});
   for (int i = 0; i < 10; i++) setup.push_back({"SET", "p:" + std::to_string(i), "v"});
   Pipeline(redis, setup);
   CHECK(redis.Int({"DBSIZE"}) == 1010);

@@ -46,8 +46,8 @@ TEST_CASE("SIGTERM and SIGINT stop the server cleanly") {
 }
 
 TEST_CASE("SHUTDOWN stops the server cleanly, without a reply") {
-  for (std::vector<std::string> argv : {std::vector<std::string>{"SHUTDOWN"},
-                                        std::vector<std::string>{"shutdown", "nosave"}}) {
+  for (std::vector<std::string> argv :
+       {std::vector<std::string>{"SHUTDOWN"}, std::vector<std::string>{"shutdown", "nosave"}}) {
     std::string name = argv.size() == 1 ? "SHUTDOWN" : "SHUTDOWN NOSAVE";
     INFO(name);
     ServerProcess server;
@@ -76,11 +76,11 @@ TEST_CASE("SHUTDOWN argument errors leave the server running") {
 TEST_CASE("a config file with --name value overrides") {
   ServerProcess server({"--timeout", "9", "--hz", "15"},
                        "# a comment, then a blank line\n"
-                     "\n"
-                     "maxclients 123\n"
-                     "timeout 7\n"
-                     "   hz 20   \n"
-                     "requirepass \"pass word\"\n"
+                       "\n"
+                       "maxclients 123\n"
+                       "timeout 7\n"
+                       "   hz 20   \n"
+                       "requirepass \"pass word\"\n"
                        "slowlog-max-len 64\n");
   RawConn conn(server.port());
   CHECK(conn.Cmd({"AUTH", "pass word"}) == "+OK\r\n");

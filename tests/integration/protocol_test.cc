@@ -209,16 +209,16 @@ TEST_CASE("RESP3 after HELLO 3") {
   CHECK(hello.substr(hello.size() - kTail.size()) == kTail);
 
   CHECK(conn.Cmd({"PING"}) == "+PONG\r\n");
-  CHECK(conn.Cmd({"GET", "missing"}) == "_\r\n");                      // null
-  CHECK(conn.Cmd({"BLPOP", "nolist", "0.01"}) == "_\r\n");             // null array
-  CHECK(conn.Cmd({"CONFIG", "GET", "maxclients"}) ==                   // map
+  CHECK(conn.Cmd({"GET", "missing"}) == "_\r\n");           // null
+  CHECK(conn.Cmd({"BLPOP", "nolist", "0.01"}) == "_\r\n");  // null array
+  CHECK(conn.Cmd({"CONFIG", "GET", "maxclients"}) ==        // map
         "%1\r\n$10\r\nmaxclients\r\n$5\r\n10000\r\n");
   CHECK(conn.Cmd({"HSET", "h", "f", "v"}) == ":1\r\n");
   CHECK(conn.Cmd({"HGETALL", "h"}) == "%1\r\n$1\r\nf\r\n$1\r\nv\r\n");
   CHECK(conn.Cmd({"SADD", "s", "m"}) == ":1\r\n");
-  CHECK(conn.Cmd({"SMEMBERS", "s"}) == "~1\r\n$1\r\nm\r\n");           // set
+  CHECK(conn.Cmd({"SMEMBERS", "s"}) == "~1\r\n$1\r\nm\r\n");  // set
   CHECK(conn.Cmd({"ZADD", "z", "1.5", "a"}) == ":1\r\n");
-  CHECK(conn.Cmd({"ZSCORE", "z", "a"}) == ",1.5\r\n");                 // double
+  CHECK(conn.Cmd({"ZSCORE", "z", "a"}) == ",1.5\r\n");  // double
   CHECK(conn.Cmd({"ZINCRBY", "z", "0.1", "a"}) == ",1.6000000000000001\r\n");
   CHECK(conn.Cmd({"ZSCORE", "z", "nope"}) == "_\r\n");
   CHECK(conn.Cmd({"SET", "str", "x"}) == "+OK\r\n");

@@ -45,7 +45,8 @@ TEST_CASE("types that are the same in RESP2 and RESP3") {
         Pair{":9223372036854775807\r\n", ":9223372036854775807\r\n"});
   CHECK(Both([](ReplyWriter& w) { w.Integer(INT64_MIN); }) ==
         Pair{":-9223372036854775808\r\n", ":-9223372036854775808\r\n"});
-  CHECK(Both([](ReplyWriter& w) { w.Bulk("hello"); }) == Pair{"$5\r\nhello\r\n", "$5\r\nhello\r\n"});
+  CHECK(Both([](ReplyWriter& w) { w.Bulk("hello"); }) ==
+        Pair{"$5\r\nhello\r\n", "$5\r\nhello\r\n"});
   CHECK(Both([](ReplyWriter& w) { w.Bulk(""); }) == Pair{"$0\r\n\r\n", "$0\r\n\r\n"});
   CHECK(Both([](ReplyWriter& w) { w.Bulk("a\r\n\0b"sv); }) ==
         Pair{"$5\r\na\r\n\0b\r\n"s, "$5\r\na\r\n\0b\r\n"s});
@@ -127,9 +128,8 @@ TEST_CASE("errors") {
   }
   SUBCASE("CR and LF inside become spaces") {
     CHECK(Bytes(2, [](ReplyWriter& w) { w.Error("a\r\nb\nc"); }) == "-ERR a  b c\r\n");
-    CHECK(Bytes(2, [](ReplyWriter& w) {
-            w.Error("Protocol error: expected '$', got '\n'");
-          }) == "-ERR Protocol error: expected '$', got ' '\r\n");
+    CHECK(Bytes(2, [](ReplyWriter& w) { w.Error("Protocol error: expected '$', got '\n'"); }) ==
+          "-ERR Protocol error: expected '$', got ' '\r\n");
   }
   SUBCASE("appends to what is already in the buffer") {
     std::string out = "+OK\r\n";

@@ -85,8 +85,7 @@ Outcome ParseEverySplit(std::string_view input, const ParserLimits& limits = {})
   if (input.size() <= 120) {
     for (size_t i = 0; i <= input.size(); i++) {
       for (size_t j = i; j <= input.size(); j++) {
-        Outcome split =
-            Feed({input.substr(0, i), input.substr(i, j - i), input.substr(j)}, limits);
+        Outcome split = Feed({input.substr(0, i), input.substr(i, j - i), input.substr(j)}, limits);
         INFO("split at ", i, " and ", j, " of ", Describe(whole));
         REQUIRE(split == whole);
       }
