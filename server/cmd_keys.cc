@@ -23,12 +23,13 @@ namespace {
 
 namespace errors = protocol::errors;
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); i++) {
-    if (tolower(static_cast<unsigned char>(a[i])) != tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
+// strcasecmp(argv[i]->ptr, name): Redis compares the option as a C string, so it ends at the
+// first NUL byte.
+bool OptionIs(std::string_view arg, std::string_view name) {
+  arg = arg.substr(0, arg.find('\0'));
+  if (arg.size() != name.size()) return false;
+  for (size_t i = 0; i < arg.size(); i++) {
+    if (tolower(static_cast<unsigned char>(arg[i])) != name[i]) return false;
   }
   return true;
 }
@@ -99,13 +100,13 @@ enum ExpireFlag { kExpireNx = 1, kExpireXx = 2, kExpireGt = 4, kExpireLt = 8 };
 bool ParseExpireFlags(CommandContext& ctx, int* flags) {
   for (size_t j = 3; j < ctx.argc(); j++) {
     std::string_view opt = ctx.arg(j);
-    if (EqualsIgnoreCase(opt, "nx")) {
+    if (OptionIs(opt, "nx")) {
       *flags |= kExpireNx;
-    } else if (EqualsIgnoreCase(opt, "xx")) {
+    } else if (OptionIs(opt, "xx")) {
       *flags |= kExpireXx;
-    } else if (EqualsIgnoreCase(opt, "gt")) {
+    } else if (OptionIs(opt, "gt")) {
       *flags |= kExpireGt;
-    } else if (EqualsIgnoreCase(opt, "lt")) {
+    } else if (OptionIs(opt, "lt")) {
       *flags |= kExpireLt;
     } else {
       ctx.reply.Error("Unsupported option " + CString(opt));
@@ -272,7 +273,7 @@ bool ParseScanOptions(CommandContext& ctx, ScanOptions* opt) {
   for (size_t i = 2; i < ctx.argc(); i += 2) {
     std::string_view name = ctx.arg(i);
     bool has_value = ctx.argc() - i >= 2;
-    if (EqualsIgnoreCase(name, "count") && has_value) {
+    if (OptionIs(name, "count") && has_value) {
       if (!storage::StringToInt64(ctx.arg(i + 1), &opt->count)) {
         ctx.reply.Error(errors::kNotInteger);
         return false;
@@ -281,10 +282,10 @@ bool ParseScanOptions(CommandContext& ctx, ScanOptions* opt) {
         ctx.reply.Error(errors::kSyntax);
         return false;
       }
-    } else if (EqualsIgnoreCase(name, "match") && has_value) {
+    } else if (OptionIs(name, "match") && has_value) {
       opt->pattern = ctx.arg(i + 1);
       opt->use_pattern = opt->pattern != "*";
-    } else if (EqualsIgnoreCase(name, "type") && has_value) {
+    } else if (OptionIs(name, "type") && has_value) {
       opt->type = ctx.arg(i + 1);
       opt->has_type = true;
     } else {
@@ -301,7 +302,7 @@ bool ScanKeeps(CommandContext& ctx, const ScanOptions& opt, const std::string& k
   if (opt.has_type) {
     storage::Value* v = PeekRead(ctx, key);
     std::string_view type = v == nullptr ? "none" : storage::TypeName(v->type());
-    if (!EqualsIgnoreCase(CString(opt.type), type)) return false;
+    if (!OptionIs(opt.type, type)) return false;
   }
   if (ctx.db.IsExpired(key)) {
     ctx.db.Peek(key);  // deletes it (unless expiry is paused)

@@ -15,23 +15,29 @@ namespace {
 
 namespace errors = protocol::errors;
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); i++) {
-    if (tolower(static_cast<unsigned char>(a[i])) != tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
+// strcasecmp(argv[i]->ptr, name): Redis compares the option as a C string, so it ends at the
+// first NUL byte.
+bool OptionIs(std::string_view arg, std::string_view name) {
+  arg = arg.substr(0, arg.find('\0'));
+  if (arg.size() != name.size()) return false;
+  for (size_t i = 0; i < arg.size(); i++) {
+    if (tolower(static_cast<unsigned char>(arg[i])) != name[i]) return false;
   }
   return true;
 }
 
-// getIntFromObjectOrReply: a 64-bit integer that fits in an int, else `error` (Redis's default
-// is "value is not an integer or out of range").
-bool ParseInt(CommandContext& ctx, std::string_view arg, int* out,
-              std::string_view error = errors::kNotInteger) {
+// getIntFromObjectOrReply: a 64-bit integer that fits in an int. `error` replaces both of
+// Redis's default texts (not an integer / out of the int range) when given.
+bool ParseInt(CommandContext& ctx, std::string_view arg, int* out, std::string_view error = {}) {
   int64_t v;
-  if (!storage::StringToInt64(arg, &v) || v < INT_MIN || v > INT_MAX) {
-    ctx.reply.Error(error);
+  if (!storage::StringToInt64(arg, &v)) {
+    ctx.reply.Error(error.empty() ? errors::kNotInteger : error);
+    return false;
+  }
+  if (v < INT_MIN || v > INT_MAX) {
+    ctx.reply.Error(error.empty()
+                        ? "value is out of range, value must between -2147483648 and 2147483647"
+                        : error);
     return false;
   }
   *out = static_cast<int>(v);
@@ -106,9 +112,9 @@ void CmdCopy(CommandContext& ctx) {
   storage::Database* dst = &ctx.db;
   bool replace = false;
   for (size_t j = 3; j < ctx.argc(); j++) {
-    if (EqualsIgnoreCase(ctx.arg(j), "replace")) {
+    if (OptionIs(ctx.arg(j), "replace")) {
       replace = true;
-    } else if (EqualsIgnoreCase(ctx.arg(j), "db") && j + 1 < ctx.argc()) {
+    } else if (OptionIs(ctx.arg(j), "db") && j + 1 < ctx.argc()) {
       if ((dst = TargetDb(ctx, ctx.arg(++j))) == nullptr) return;
     } else {
       return ctx.reply.Error(errors::kSyntax);
@@ -151,8 +157,8 @@ int64_t FlushDb(CommandContext& ctx, int index) {
 // The optional [ASYNC | SYNC] of FLUSHDB / FLUSHALL. Docket always frees synchronously.
 bool ParseFlushFlags(CommandContext& ctx) {
   if (ctx.argc() == 1) return true;
-  if (ctx.argc() == 2 && (EqualsIgnoreCase(ctx.arg(1), "sync") ||
-                          EqualsIgnoreCase(ctx.arg(1), "async"))) {
+  if (ctx.argc() == 2 && (OptionIs(ctx.arg(1), "sync") ||
+                          OptionIs(ctx.arg(1), "async"))) {
     return true;
   }
   ctx.reply.Error(errors::kSyntax);

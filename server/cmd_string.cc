@@ -1,6 +1,8 @@
 // The string family (t_string.c): GET, SET and its variants (SETNX, SETEX, PSETEX, GETSET, GETDEL,
 // GETEX), MGET, MSET, MSETNX, APPEND, STRLEN, GETRANGE/SUBSTR, SETRANGE and the counters (INCR,
 // DECR, INCRBY, DECRBY, INCRBYFLOAT). LCS lives in cmd_string_lcs.cc. Depends on server/, storage/.
+#include "server/cmd_string.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -10,7 +12,6 @@
 #include <vector>
 
 #include "protocol/errors.h"
-#include "server/cmd_string.h"
 #include "server/command.h"
 #include "server/server.h"
 #include "storage/number.h"
@@ -188,7 +189,8 @@ void SetGeneric(CommandContext& ctx, const ExtendedArgs& args, std::string_view 
   ctx.Notify('$', "set", key);
   if (args.expire) {
     ctx.db.SetExpire(key, ms);
-    ctx.RewriteArgv({"SET", std::string(key), std::string(val), "PXAT", storage::Int64ToString(ms)});
+    ctx.RewriteArgv(
+        {"SET", std::string(key), std::string(val), "PXAT", storage::Int64ToString(ms)});
     ctx.Notify('g', "expire", key);
   } else if (args.Has(kOptGet)) {
     ctx.RewriteArgv(ArgvWithoutGet(ctx));
@@ -236,11 +238,10 @@ void CmdGetSet(CommandContext& ctx) {
 
 // Deletes key for GETDEL and GETEX with a past EXAT/PXAT; propagates DEL.
 void DeleteAndPropagate(CommandContext& ctx, std::string_view key) {
-  std::string copy(key);
-  ctx.db.Delete(copy);
-  ctx.RewriteArgv({"DEL", copy});
-  ctx.KeyModified(copy);
-  ctx.Notify('g', "del", copy);
+  ctx.db.Delete(key);
+  ctx.RewriteArgv({"DEL", std::string(key)});
+  ctx.KeyModified(key);
+  ctx.Notify('g', "del", key);
   ctx.Dirty();
 }
 

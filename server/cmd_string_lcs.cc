@@ -66,11 +66,13 @@ class LcsTable {
   // memory is short.
   bool Allocate(CommandContext& ctx) {
     uint64_t cells = (static_cast<uint64_t>(a_.size()) + 1) * width_;
-    if (cells * sizeof(uint32_t) > static_cast<uint64_t>(ctx.server.config().proto_max_bulk_len)) {
+    bool fits = cells <= UINT64_MAX / sizeof(uint32_t);  // else: Redis's failed allocation
+    if (fits &&
+        cells * sizeof(uint32_t) > static_cast<uint64_t>(ctx.server.config().proto_max_bulk_len)) {
       ctx.reply.Error("Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
       return false;
     }
-    cells_.reset(new (std::nothrow) uint32_t[cells]);
+    if (fits) cells_.reset(new (std::nothrow) uint32_t[cells]);
     if (cells_ == nullptr) {
       ctx.reply.Error("Insufficient memory, failed allocating transient memory for LCS");
       return false;

@@ -82,6 +82,16 @@ bool IsLoopbackAddr(const sockaddr_storage& sa) {
 
 void SetNonBlocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
+// Redis's resetClient: CLIENT REPLY SKIP mutes exactly the command after it, even when the SKIP
+// itself was muted by an earlier one.
+void ResetReplySkip(Client& c) {
+  c.Clear(kClientReplySkip);
+  if (c.Has(kClientReplySkipNext)) {
+    c.Clear(kClientReplySkipNext);
+    c.Set(kClientReplySkip);
+  }
+}
+
 }  // namespace
 
 double ServerStats::Sample::Mean() const {
@@ -253,6 +263,7 @@ bool Server::Start() {
   event_add(cron_event_, &tv);
   DOCKET_LOG(LogLevel::kNotice, "Server initialized");
   DOCKET_LOG(LogLevel::kNotice, "Running mode=standalone, port=%d.", config().port);
+  stats_.startup_memory = stats_.peak_memory = UsedMemory();
   DOCKET_LOG(LogLevel::kNotice, "Ready to accept connections");
   return true;
 }
@@ -494,6 +505,7 @@ void Server::Cron() {
     s->last_time_ms = now;
     s->last_value = value;
   }
+  stats_.peak_memory = std::max(stats_.peak_memory, UsedMemory());
   ClientsCron();
   DatabasesCron();
   if (paused() && now >= pause_end_ms_) UnpauseClients();
@@ -552,8 +564,16 @@ bool Server::ProcessCommand(Client& c, std::span<const std::string_view> argv) {
   keyspace_->set_now_ms(NowMs());
   bool sub_unknown;
   CommandSpec* spec = commands_.Lookup(argv, &sub_unknown);
-  if (RejectCommand(c, argv, spec, sub_unknown)) {
+  // As Redis, CLIENT LIST's cmd= names even a rejected command ("NULL" when unknown).
+  c.last_cmd = spec != nullptr && !sub_unknown ? spec->fullname : "NULL";
+  // A rejection is a reply like any other: CLIENT REPLY OFF / SKIP mute it.
+  std::string discarded;
+  if (c.Has(kClientReplyOff) || c.Has(kClientReplySkip)) c.reply().set_buffer(&discarded);
+  bool rejected = RejectCommand(c, argv, spec, sub_unknown);
+  c.reply().set_buffer(&c.out());
+  if (rejected) {
     c.commands_processed++;
+    ResetReplySkip(c);
     return true;
   }
   if (IsPausedFor(*spec) && !c.Has(kClientMonitor)) {
@@ -561,13 +581,7 @@ bool Server::ProcessCommand(Client& c, std::span<const std::string_view> argv) {
     return false;
   }
   Call(c, *spec, argv);
-  // CLIENT REPLY SKIP covers exactly the next command.
-  if (c.Has(kClientReplySkip)) {
-    c.Clear(kClientReplySkip);
-  } else if (c.Has(kClientReplySkipNext)) {
-    c.Clear(kClientReplySkipNext);
-    c.Set(kClientReplySkip);
-  }
+  ResetReplySkip(c);
   return true;
 }
 
@@ -627,6 +641,13 @@ bool Server::RejectCommand(Client& c, std::span<const std::string_view> argv, Co
       return true;
     }
   }
+  // A MONITOR client is a replica to Redis: it may not touch the keyspace.
+  if (c.Has(kClientMonitor) &&
+      (spec->Has(kCmdWrite) || spec->Has(kCmdReadonly) || spec->Has(kCmdMayReplicate))) {
+    reply.Error("Replica can't interact with the keyspace");
+    spec->stats.rejected_calls++;
+    return true;
+  }
   return false;
 }
 
@@ -685,9 +706,9 @@ void Server::FeedMonitors(Client& c, int db, std::span<const std::string_view> a
   int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
+  std::string from = c.Has(kClientUnixSocket) ? "unix:" + config().unixsocket : c.addr();
   std::string line = Format("%lld.%06lld [%d %s]", static_cast<long long>(now_us / 1000000),
-                            static_cast<long long>(now_us % 1000000), db,
-                            c.Has(kClientUnixSocket) ? "unix:" : c.addr().c_str());
+                            static_cast<long long>(now_us % 1000000), db, from.c_str());
   for (std::string_view a : argv) {
     line += " \"";
     for (unsigned char ch : a) {
@@ -711,7 +732,7 @@ void Server::FeedMonitors(Client& c, int db, std::span<const std::string_view> a
   }
   for (uint64_t id : monitors_) {
     Client* m = FindClient(id);
-    if (m == nullptr || m == &c) continue;
+    if (m == nullptr) continue;  // as Redis, a monitor sees its own commands too
     m->reply().Simple(line);
     QueueWrite(*m);
   }
@@ -749,8 +770,10 @@ void Server::CountError(std::string_view code) {
 
 void Server::ResetStats() {
   uint64_t keep_start = stats_.start_time_ms;
+  size_t keep_startup_memory = stats_.startup_memory;
   stats_ = ServerStats{};
   stats_.start_time_ms = keep_start;
+  stats_.startup_memory = keep_startup_memory;
   keyspace_->ResetStats();
   commands_.ForEachWithSubcommands([](const CommandSpec& s) { s.stats = CommandStats{}; });
 }

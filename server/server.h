@@ -42,6 +42,8 @@ struct ServerStats {
   uint64_t io_reads_processed = 0, io_writes_processed = 0;
   std::map<std::string, uint64_t> errorstats;  // errorstat_<CODE>:count=
   int64_t start_time_ms = 0;
+  size_t startup_memory = 0;  // used_memory_startup (kept by CONFIG RESETSTAT)
+  size_t peak_memory = 0;     // used_memory_peak, raised by the cron and by INFO
   // Instantaneous metrics, sampled in cron (ops/sec, kbps), as Redis's trackInstantaneousMetric.
   struct Sample {
     int64_t last_time_ms = 0;

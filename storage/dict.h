@@ -183,6 +183,7 @@ class Dict {
   // Moves up to n buckets to the new table (visiting at most 10*n empty ones). Returns true
   // while rehashing remains to be done.
   bool Rehash(size_t n) {
+    if (!rehashing()) return false;  // table_[0][-1] below otherwise
     size_t empty_visits = n * 10;
     while (n-- > 0 && used_[0] != 0) {
       while (table_[0][rehash_index_] == nullptr) {

@@ -90,10 +90,12 @@ void Database::SetExpire(std::string_view key, int64_t when_ms) {
 bool Database::Persist(std::string_view key) { return !expires_.empty() && expires_.Erase(key); }
 
 bool Database::RandomKey(std::string* key) {
-  // Like Redis, give up on finding a live key after a bounded number of expired picks.
-  for (int tries = 0; tries < 100 && !keys_.empty(); tries++) {
+  // As dbRandomKey: expired picks are deleted until a live key turns up or none is left. While
+  // expiry is paused nothing is deleted, so after 100 expired picks the last one is returned.
+  int tries = 0;
+  while (!keys_.empty()) {
     Entry* e = keys_.Random(owner_->rng());
-    if (!IsExpired(e->key)) {
+    if (!IsExpired(e->key) || (owner_->expire_paused() && ++tries == 100)) {
       *key = e->key;
       return true;
     }

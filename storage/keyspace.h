@@ -64,7 +64,9 @@ class Database {
         fn(e);
       }
     });
-    for (const std::string& k : expired) ExpireKey(k);
+    if (!owner_->expire_paused()) {
+      for (const std::string& k : expired) ExpireKey(k);
+    }
     return next;
   }
   template <typename Fn>
