@@ -167,36 +167,41 @@ struct KillFilter {
   }
 };
 
+bool Fail(CommandContext& ctx, std::string_view error) {
+  ctx.reply.Error(error);
+  return false;
+}
+
 // Parses the filter pairs of the new CLIENT KILL form; replies the error and returns false on
 // bad input. The only user is "default", which every client is authenticated as.
 bool ParseKillFilters(CommandContext& ctx, KillFilter* f) {
   for (size_t i = 2; i < ctx.argc(); i += 2) {
     std::string_view opt = ctx.arg(i);
-    if (i + 1 >= ctx.argc()) return ctx.reply.Error(errors::kSyntax), false;
+    if (i + 1 >= ctx.argc()) return Fail(ctx, errors::kSyntax);
     std::string_view value = ctx.arg(i + 1);
     if (EqualsIgnoreCase(opt, "id")) {
       int64_t id;
       if (!storage::StringToInt64(value, &id) || id < 1) {
-        return ctx.reply.Error("client-id should be greater than 0"), false;
+        return Fail(ctx, "client-id should be greater than 0");
       }
       f->id = static_cast<uint64_t>(id);
     } else if (EqualsIgnoreCase(opt, "type")) {
       f->type = ParseClientType(value);
-      if (!f->type) return UnknownClientType(ctx, value), false;
+      if (!f->type) return Fail(ctx, "Unknown client type '" + std::string(value) + "'");
     } else if (EqualsIgnoreCase(opt, "addr")) {
       f->addr = value;
     } else if (EqualsIgnoreCase(opt, "laddr")) {
       f->laddr = value;
     } else if (EqualsIgnoreCase(opt, "user")) {
       if (value != "default") {
-        return ctx.reply.Error("No such user '" + std::string(value) + "'"), false;
+        return Fail(ctx, "No such user '" + std::string(value) + "'");
       }
     } else if (EqualsIgnoreCase(opt, "skipme") && EqualsIgnoreCase(value, "yes")) {
       f->skipme = true;
     } else if (EqualsIgnoreCase(opt, "skipme") && EqualsIgnoreCase(value, "no")) {
       f->skipme = false;
     } else {
-      return ctx.reply.Error(errors::kSyntax), false;
+      return Fail(ctx, errors::kSyntax);
     }
   }
   return true;

@@ -32,6 +32,11 @@ void Database::ExpireKey(std::string_view key) {
   expires_.Erase(key);
 }
 
+void Database::ExpireScanned(const std::vector<std::string>& keys) {
+  if (owner_->expire_paused()) return;
+  for (const std::string& k : keys) ExpireKey(k);
+}
+
 Value* Database::Peek(std::string_view key) {
   Entry* e = keys_.Find(key);
   if (e == nullptr) return nullptr;

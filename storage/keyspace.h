@@ -64,9 +64,7 @@ class Database {
         fn(e);
       }
     });
-    if (!owner_->expire_paused()) {
-      for (const std::string& k : expired) ExpireKey(k);
-    }
+    ExpireScanned(expired);
     return next;
   }
   template <typename Fn>
@@ -92,6 +90,8 @@ class Database {
 
  private:
   void ExpireKey(std::string_view key);
+  // Deletes keys a SCAN step found expired (unless expiry is paused).
+  void ExpireScanned(const std::vector<std::string>& keys);
 
   Keyspace* owner_;
   int index_;
