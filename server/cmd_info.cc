@@ -169,9 +169,35 @@ MemoryFigures ComputeMemory(Server& server) {
   return m;
 }
 
+// Scripting memory: Docket has no Lua VM and no functions.
+void AppendScriptMemory(std::string& out) {
+  Zeros(out, {"used_memory_lua", "used_memory_vm_eval"});
+  Line(out, "used_memory_lua_human", "0B");
+  Zeros(out, {"used_memory_scripts_eval", "number_of_cached_scripts", "number_of_functions",
+              "number_of_libraries", "used_memory_vm_functions", "used_memory_vm_total"});
+  Line(out, "used_memory_vm_total_human", "0B");
+  Zeros(out, {"used_memory_functions", "used_memory_scripts"});
+  Line(out, "used_memory_scripts_human", "0B");
+}
+
+// glibc malloc reports no allocator figures; Redis then takes allocated = used memory and
+// active = resident = RSS, which makes the allocator and RSS ratios 1 and all of the
+// fragmentation the allocator's.
+void AppendFragmentation(const MemoryFigures& m, std::string& out) {
+  double used = m.used > 0 ? static_cast<double>(m.used) : 1.0;
+  long long extra = static_cast<long long>(m.rss) - static_cast<long long>(m.used);
+  Line2f(out, "allocator_frag_ratio", m.rss / used);
+  Line(out, "allocator_frag_bytes", extra);
+  Line2f(out, "allocator_rss_ratio", 1.0);
+  Line(out, "allocator_rss_bytes", 0);
+  Line2f(out, "rss_overhead_ratio", 1.0);
+  Line(out, "rss_overhead_bytes", 0);
+  Line2f(out, "mem_fragmentation_ratio", m.rss / used);
+  Line(out, "mem_fragmentation_bytes", extra);
+}
+
 void AppendMemory(Server& server, std::string& out) {
   MemoryFigures m = ComputeMemory(server);
-  double used = m.used > 0 ? static_cast<double>(m.used) : 1.0;
   size_t net = m.used > m.startup ? m.used - m.startup : 1;
   long long total_system = static_cast<long long>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
   auto size = [](size_t v) { return static_cast<long long>(v); };
@@ -182,12 +208,12 @@ void AppendMemory(Server& server, std::string& out) {
   Line(out, "used_memory_rss_human", BytesToHuman(m.rss));
   Line(out, "used_memory_peak", size(m.peak));
   Line(out, "used_memory_peak_human", BytesToHuman(m.peak));
-  Line(out, "used_memory_peak_perc", Format("%.2f%%", m.used * 100.0 / std::max<size_t>(m.peak, 1)));
+  Line(out, "used_memory_peak_perc",
+       Format("%.2f%%", m.used * 100.0 / static_cast<double>(std::max<size_t>(m.peak, 1))));
   Line(out, "used_memory_overhead", size(m.overhead));
   Line(out, "used_memory_startup", size(m.startup));
   Line(out, "used_memory_dataset", size(m.dataset));
   Line(out, "used_memory_dataset_perc", Format("%.2f%%", m.dataset * 100.0 / net));
-  // glibc malloc reports no allocator figures; Redis then uses used memory and RSS, as here.
   Line(out, "allocator_allocated", size(m.used));
   Line(out, "allocator_active", size(m.rss));
   Line(out, "allocator_resident", size(m.rss));
@@ -197,14 +223,7 @@ void AppendMemory(Server& server, std::string& out) {
   Line(out, "maxmemory", server.config().maxmemory);
   Line(out, "maxmemory_human", BytesToHuman(server.config().maxmemory));
   Line(out, "maxmemory_policy", server.config().maxmemory_policy);
-  Line2f(out, "allocator_frag_ratio", m.rss / used);
-  Line(out, "allocator_frag_bytes", static_cast<long long>(m.rss - m.used));
-  Line2f(out, "allocator_rss_ratio", 1.0);
-  Line(out, "allocator_rss_bytes", 0);
-  Line2f(out, "rss_overhead_ratio", 1.0);
-  Line(out, "rss_overhead_bytes", 0);
-  Line2f(out, "mem_fragmentation_ratio", m.rss / used);
-  Line(out, "mem_fragmentation_bytes", static_cast<long long>(m.rss) - size(m.used));
+  AppendFragmentation(m, out);
   Zeros(out, {"mem_not_counted_for_evict", "mem_replication_backlog",
               "mem_total_replication_buffers", "mem_clients_slaves"});
   Line(out, "mem_clients_normal", size(m.clients));
@@ -213,5 +232,214 @@ void AppendMemory(Server& server, std::string& out) {
   Zeros(out, {"active_defrag_running", "lazyfree_pending_objects", "lazyfreed_objects"});
 }
 
+// Docket writes no RDB snapshots and has no append-only file yet: the figures of a Redis with
+// `save ""` and `appendonly no` that never saved.
+void AppendPersistence(Server& server, std::string& out) {
+  out += "# Persistence\r\n";
+  Zeros(out, {"loading", "async_loading", "current_cow_peak", "current_cow_size",
+              "current_cow_size_age"});
+  Line(out, "current_fork_perc", "0.00");
+  Zeros(out, {"current_save_keys_processed", "current_save_keys_total"});
+  Line(out, "rdb_changes_since_last_save", server.dirty());
+  Line(out, "rdb_bgsave_in_progress", 0);
+  Line(out, "rdb_last_save_time", server.stats().start_time_ms / 1000);
+  Line(out, "rdb_last_bgsave_status", "ok");
+  Line(out, "rdb_last_bgsave_time_sec", -1);
+  Line(out, "rdb_current_bgsave_time_sec", -1);
+  Zeros(out, {"rdb_saves", "rdb_last_cow_size", "rdb_last_load_keys_expired",
+              "rdb_last_load_keys_loaded", "aof_enabled", "aof_rewrite_in_progress",
+              "aof_rewrite_scheduled"});
+  Line(out, "aof_last_rewrite_time_sec", -1);
+  Line(out, "aof_current_rewrite_time_sec", -1);
+  Line(out, "aof_last_bgrewrite_status", "ok");
+  Zeros(out, {"aof_rewrites", "aof_rewrites_consecutive_failures"});
+  Line(out, "aof_last_write_status", "ok");
+  Zeros(out, {"aof_last_cow_size", "module_fork_in_progress", "module_fork_last_cow_size"});
+}
+
+long long U(uint64_t v) { return static_cast<long long>(v); }
+
+void AppendStats(Server& server, std::string& out) {
+  const ServerStats& st = server.stats();
+  out += "# Stats\r\n";
+  Line(out, "total_connections_received", U(st.connections_received));
+  Line(out, "total_commands_processed", U(st.commands_processed));
+  Line(out, "instantaneous_ops_per_sec", static_cast<long long>(st.ops.Mean()));
+  Line(out, "total_net_input_bytes", U(st.net_input_bytes));
+  Line(out, "total_net_output_bytes", U(st.net_output_bytes));
+  Zeros(out, {"total_net_repl_input_bytes", "total_net_repl_output_bytes"});
+  Line2f(out, "instantaneous_input_kbps", st.net_in.Mean() / 1024);
+  Line2f(out, "instantaneous_output_kbps", st.net_out.Mean() / 1024);
+  Line(out, "instantaneous_input_repl_kbps", "0.00");
+  Line(out, "instantaneous_output_repl_kbps", "0.00");
+  Line(out, "rejected_connections", U(st.rejected_connections));
+  Zeros(out, {"sync_full", "sync_partial_ok", "sync_partial_err"});
+  Line(out, "expired_keys", U(server.keyspace().expired_keys()));
+  Line2f(out, "expired_stale_perc", static_cast<double>(st.expired_stale_perc));
+  Zeros(out, {"expired_time_cap_reached_count", "expire_cycle_cpu_milliseconds", "evicted_keys",
+              "evicted_clients", "total_eviction_exceeded_time",
+              "current_eviction_exceeded_time"});
+  Line(out, "keyspace_hits", U(st.keyspace_hits));
+  Line(out, "keyspace_misses", U(st.keyspace_misses));
+  Zeros(out, {"pubsub_channels", "pubsub_patterns", "pubsubshard_channels", "latest_fork_usec",
+              "total_forks", "migrate_cached_sockets", "slave_expires_tracked_keys",
+              "active_defrag_hits", "active_defrag_misses", "active_defrag_key_hits",
+              "active_defrag_key_misses", "total_active_defrag_time",
+              "current_active_defrag_time", "tracking_total_keys", "tracking_total_items",
+              "tracking_total_prefixes"});
+  Line(out, "unexpected_error_replies", U(st.unexpected_error_replies));
+  Line(out, "total_error_replies", U(st.total_error_replies));
+  Line(out, "dump_payload_sanitizations", 0);
+  Line(out, "total_reads_processed", U(st.io_reads_processed));
+  Line(out, "total_writes_processed", U(st.io_writes_processed));
+  Zeros(out, {"io_threaded_reads_processed", "io_threaded_writes_processed",
+              "reply_buffer_shrinks", "reply_buffer_expands"});
+}
+
+void AppendReplication(Server&, std::string& out) {
+  out += "# Replication\r\n";
+  Line(out, "role", "master");
+  Line(out, "connected_slaves", 0);
+  Line(out, "master_failover_state", "no-failover");
+  Line(out, "master_replid", ReplicationId());
+  Line(out, "master_replid2", std::string(40, '0'));
+  Line(out, "master_repl_offset", 0);
+  Line(out, "second_repl_offset", -1);
+  Line(out, "repl_backlog_active", 0);
+  Line(out, "repl_backlog_size", 1048576);  // repl-backlog-size's default
+  Zeros(out, {"repl_backlog_first_byte_offset", "repl_backlog_histlen"});
+}
+
+std::string CpuTime(const timeval& tv) {
+  return Format("%ld.%06ld", static_cast<long>(tv.tv_sec), static_cast<long>(tv.tv_usec));
+}
+
+void AppendCpu(Server&, std::string& out) {
+  rusage self{}, children{}, thread{};
+  getrusage(RUSAGE_SELF, &self);
+  getrusage(RUSAGE_CHILDREN, &children);
+  getrusage(RUSAGE_THREAD, &thread);
+  out += "# CPU\r\n";
+  Line(out, "used_cpu_sys", CpuTime(self.ru_stime));
+  Line(out, "used_cpu_user", CpuTime(self.ru_utime));
+  Line(out, "used_cpu_sys_children", CpuTime(children.ru_stime));
+  Line(out, "used_cpu_user_children", CpuTime(children.ru_utime));
+  Line(out, "used_cpu_sys_main_thread", CpuTime(thread.ru_stime));
+  Line(out, "used_cpu_user_main_thread", CpuTime(thread.ru_utime));
+}
+
+void AppendModules(Server&, std::string& out) { out += "# Modules\r\n"; }
+
+void AppendCommandStats(Server& server, std::string& out) {
+  out += "# Commandstats\r\n";
+  server.commands().ForEachWithSubcommands([&out](const CommandSpec& spec) {
+    const CommandStats& s = spec.stats;
+    if (s.calls == 0 && s.failed_calls == 0 && s.rejected_calls == 0) return;
+    float per_call = s.calls == 0 ? 0 : static_cast<float>(s.usec) / s.calls;
+    out += Format("cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,"
+                  "failed_calls=%llu\r\n",
+                  SafeInfoName(spec.fullname).c_str(), static_cast<unsigned long long>(s.calls),
+                  static_cast<unsigned long long>(s.usec), per_call,
+                  static_cast<unsigned long long>(s.rejected_calls),
+                  static_cast<unsigned long long>(s.failed_calls));
+  });
+}
+
+void AppendErrorStats(Server& server, std::string& out) {
+  out += "# Errorstats\r\n";
+  for (const auto& [code, count] : server.stats().errorstats) {
+    out += "errorstat_" + SafeInfoName(code) + ":count=" + std::to_string(count) + "\r\n";
+  }
+}
+
+// Redis fills this with per-command latency percentiles from HDR histograms (latency-tracking
+// yes). Docket keeps no per-command histogram, so the section is what Redis shows with
+// latency-tracking no: the header alone.
+void AppendLatencyStats(Server&, std::string& out) { out += "# Latencystats\r\n"; }
+
+void AppendCluster(Server&, std::string& out) {
+  out += "# Cluster\r\n";
+  Line(out, "cluster_enabled", 0);
+}
+
+// avg_ttl is Redis's running estimate from the active expire cycle; Docket's cycle does not
+// estimate it, so it is 0 (what Redis shows before its first estimate).
+void AppendKeyspace(Server& server, std::string& out) {
+  out += "# Keyspace\r\n";
+  for (int i = 0; i < server.keyspace().count(); i++) {
+    storage::Database& db = server.keyspace().db(i);
+    if (db.size() == 0 && db.expires_size() == 0) continue;
+    out += Format("db%d:keys=%zu,expires=%zu,avg_ttl=0\r\n", i, db.size(), db.expires_size());
+  }
+}
+
+struct Section {
+  std::string_view name;
+  std::string_view alias;  // "modules" is also selected as "module_list"
+  void (*append)(Server&, std::string&);
+};
+
+constexpr Section kSections[] = {
+    {"server", "", AppendServer},
+    {"clients", "", AppendClients},
+    {"memory", "", AppendMemory},
+    {"persistence", "", AppendPersistence},
+    {"stats", "", AppendStats},
+    {"replication", "", AppendReplication},
+    {"cpu", "", AppendCpu},
+    {"modules", "module_list", AppendModules},
+    {"commandstats", "", AppendCommandStats},
+    {"errorstats", "", AppendErrorStats},
+    {"latencystats", "", AppendLatencyStats},
+    {"cluster", "", AppendCluster},
+    {"keyspace", "", AppendKeyspace},
+};
+
+constexpr std::string_view kDefaultSections[] = {
+    "server", "clients", "memory", "persistence", "stats", "replication",
+    "cpu", "module_list", "errorstats", "cluster", "keyspace"};
+
+// Redis's genInfoSectionDict: names are case-insensitive; "default" adds the default
+// sections, "all" every section, "everything" all plus module-generated ones (none here).
+struct SectionSelection {
+  std::set<std::string, std::less<>> names;
+  bool all = false;
+
+  bool Wants(const Section& s) const {
+    return all || names.contains(s.name) || (!s.alias.empty() && names.contains(s.alias));
+  }
+};
+
+SectionSelection SelectSections(std::span<const std::string_view> args) {
+  SectionSelection sel;
+  if (args.empty()) sel.names.insert(std::begin(kDefaultSections), std::end(kDefaultSections));
+  for (std::string_view arg : args) {
+    std::string name = AsciiToLower(arg);
+    if (name == "default") {
+      sel.names.insert(std::begin(kDefaultSections), std::end(kDefaultSections));
+    } else if (name == "all" || name == "everything") {
+      sel.all = true;
+    } else {
+      sel.names.insert(std::move(name));
+    }
+  }
+  return sel;
+}
+
+// INFO [section [section ...]]
+void CmdInfo(CommandContext& ctx) {
+  SectionSelection sel = SelectSections(ctx.argv.subspan(1));
+  std::string info;
+  for (const Section& s : kSections) {
+    if (!sel.Wants(s)) continue;
+    if (!info.empty()) info += "\r\n";
+    s.append(ctx.server, info);
+  }
+  ctx.reply.Verbatim(info, "txt");
+}
+
 }  // namespace
+
+void RegisterInfoCommands(CommandTable& table) { table.Register("info", CmdInfo); }
+
 }  // namespace docket::server

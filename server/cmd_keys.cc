@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -37,14 +38,15 @@ bool OptionIs(std::string_view arg, std::string_view name) {
 // Redis formats some option names with %s: the text ends at the first NUL byte.
 std::string CString(std::string_view s) { return std::string(s.substr(0, s.find('\0'))); }
 
-// lookupKeyReadWithFlags(LOOKUP_NOTOUCH): lazy expiry and hit/miss stats, but the access clock
-// is left alone (EXISTS, TYPE, TTL, OBJECT).
-storage::Value* PeekRead(CommandContext& ctx, std::string_view key) {
+// lookupKeyReadWithFlags(LOOKUP_NOTOUCH): lazy expiry, hit/miss stats and the keymiss event,
+// but the access clock is left alone (EXISTS, TYPE, TTL; OBJECT also skips the event).
+storage::Value* PeekRead(CommandContext& ctx, std::string_view key, bool notify_miss = true) {
   storage::Value* v = ctx.db.Peek(key);
   if (v != nullptr) {
     ctx.server.stats().keyspace_hits++;
   } else {
     ctx.server.stats().keyspace_misses++;
+    if (notify_miss) ctx.Notify('m', "keymiss", key);
   }
   return v;
 }
@@ -321,9 +323,8 @@ void CmdScan(CommandContext& ctx) {
   // At most 10*COUNT buckets, so a sparse table cannot stall the server.
   int64_t max_iterations = opt.count > LLONG_MAX / 10 ? LLONG_MAX : opt.count * 10;
   do {
-    cursor = ctx.db.keys().Scan(cursor, [&](storage::Database::Entry& e) {
-      keys.push_back(e.key);
-    });
+    cursor =
+        ctx.db.keys().Scan(cursor, [&](storage::Database::Entry& e) { keys.push_back(e.key); });
   } while (cursor != 0 && max_iterations-- > 0 && keys.size() < static_cast<uint64_t>(opt.count));
   std::erase_if(keys, [&](const std::string& k) { return !ScanKeeps(ctx, opt, k); });
   ctx.reply.ArrayHeader(2);
@@ -362,7 +363,7 @@ int64_t RefCount(CommandContext& ctx, const storage::Value& v) {
 
 // objectCommandLookupOrReply: a null reply when the key is missing.
 storage::Value* ObjectLookup(CommandContext& ctx) {
-  storage::Value* v = PeekRead(ctx, ctx.arg(2));
+  storage::Value* v = PeekRead(ctx, ctx.arg(2), /*notify_miss=*/false);
   if (v == nullptr) ctx.reply.NullBulk();
   return v;
 }
@@ -405,7 +406,7 @@ void CmdObjectFreq(CommandContext& ctx) {
 }
 
 // addReplyHelp: the command's usage line, the lines given, then HELP.
-void ReplyHelp(CommandContext& ctx, std::initializer_list<std::string_view> lines) {
+void ReplyHelp(CommandContext& ctx, std::span<const std::string_view> lines) {
   std::string name(ctx.arg(0));
   for (char& c : name) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
   ctx.reply.ArrayHeader(lines.size() + 3);
@@ -415,23 +416,23 @@ void ReplyHelp(CommandContext& ctx, std::initializer_list<std::string_view> line
   ctx.reply.Simple("    Prints this help.");
 }
 
+constexpr std::string_view kObjectHelp[] = {
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+};
+
 // OBJECT HELP
-void CmdObjectHelp(CommandContext& ctx) {
-  ReplyHelp(ctx, {
-      "ENCODING <key>",
-      "    Return the kind of internal representation used in order to store the value",
-      "    associated with a <key>.",
-      "FREQ <key>",
-      "    Return the access frequency index of the <key>. The returned integer is",
-      "    proportional to the logarithm of the recent access frequency of the key.",
-      "IDLETIME <key>",
-      "    Return the idle time of the <key>, that is the approximated number of",
-      "    seconds elapsed since the last access to the key.",
-      "REFCOUNT <key>",
-      "    Return the number of references of the value associated with the specified",
-      "    <key>.",
-  });
-}
+void CmdObjectHelp(CommandContext& ctx) { ReplyHelp(ctx, kObjectHelp); }
 
 }  // namespace
 

@@ -157,8 +157,7 @@ int64_t FlushDb(CommandContext& ctx, int index) {
 // The optional [ASYNC | SYNC] of FLUSHDB / FLUSHALL. Docket always frees synchronously.
 bool ParseFlushFlags(CommandContext& ctx) {
   if (ctx.argc() == 1) return true;
-  if (ctx.argc() == 2 && (OptionIs(ctx.arg(1), "sync") ||
-                          OptionIs(ctx.arg(1), "async"))) {
+  if (ctx.argc() == 2 && (OptionIs(ctx.arg(1), "sync") || OptionIs(ctx.arg(1), "async"))) {
     return true;
   }
   ctx.reply.Error(errors::kSyntax);

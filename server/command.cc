@@ -140,6 +140,7 @@ storage::Value* CommandContext::LookupRead(std::string_view key) {
     server.stats().keyspace_hits++;
   } else {
     server.stats().keyspace_misses++;
+    server.NotifyKeyspaceEvent('m', "keymiss", key, db.index());
   }
   return v;
 }

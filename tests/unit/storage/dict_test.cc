@@ -92,7 +92,9 @@ TEST_CASE("random inserts and erasures match an unordered_map model") {
       uint64_t space = (op / 10000) % 2 == 0 ? 4000 : 200;
       std::string k = Key(rng() % space);
       switch (rng() % 8) {
-        case 0: case 1: case 2: {
+        case 0:
+        case 1:
+        case 2: {
           int v = static_cast<int>(rng() % 1000);
           auto [e, created] = d.Insert(k);
           CHECK(created == (model.count(k) == 0));
@@ -100,7 +102,9 @@ TEST_CASE("random inserts and erasures match an unordered_map model") {
           model[k] = v;
           break;
         }
-        case 3: case 4: case 5:
+        case 3:
+        case 4:
+        case 5:
           CHECK(d.Erase(k) == (model.erase(k) == 1));
           break;
         case 6: {

@@ -260,17 +260,18 @@ TEST_CASE("RandomKey when every key has expired deletes them all and finds none"
 }
 
 TEST_CASE("RandomKey finds the one live key among many expired ones") {
-  Fixture f;
-  for (int i = 0; i < 1000; i++) {
-    std::string k = "k" + std::to_string(i);
-    f.db().Set(k, Str("v"));
-    f.db().SetExpire(k, kNow - 1);
+  for (int round = 0; round < 5; round++) {
+    Fixture f;
+    for (int i = 0; i < 5000; i++) {
+      std::string k = "k" + std::to_string(i);
+      f.db().Set(k, Str("v"));
+      f.db().SetExpire(k, kNow - 1);
+    }
+    f.db().Set("live", Str("v"));
+    std::string key;
+    REQUIRE(f.db().RandomKey(&key));
+    CHECK(key == "live");
   }
-  f.db().Set("live", Str("v"));
-  std::string key;
-  REQUIRE(f.db().RandomKey(&key));
-  CHECK(key == "live");
-  CHECK_FALSE(f.db().IsExpired("live"));
 }
 
 TEST_CASE("RandomKey with expiry paused gives up after bounded tries") {
