@@ -65,6 +65,9 @@ void CmdTime(CommandContext& ctx) {
   ctx.reply.Bulk(std::to_string(tv.tv_usec));
 }
 
+// LASTSAVE: Docket writes no RDB snapshot, so the last "save" is the server's start.
+void CmdLastSave(CommandContext& ctx) { ctx.reply.Integer(ctx.server.stats().start_time_ms / 1000); }
+
 // SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
 void CmdShutdown(CommandContext& ctx) {
   ShutdownRequest req;
@@ -121,6 +124,7 @@ void CmdDebug(CommandContext& ctx) {
 
 void RegisterServerCommands(CommandTable& table) {
   table.Register("time", CmdTime);
+  table.Register("lastsave", CmdLastSave);
   table.Register("shutdown", CmdShutdown);
   table.Register("debug", CmdDebug);
   RegisterConfigCommands(table);

@@ -264,6 +264,8 @@ ConfigRegistry::ConfigRegistry() {
     return err;
   };
   Add(appendonly);
+  Add(StringParam("appendfilename", &Config::appendfilename, true));
+  Add(StringParam("appenddirname", &Config::appenddirname, true));
   Add(BindParam());
   Add(DirParam());
   // port is an int, not int64: bind its accessors by hand.

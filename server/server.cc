@@ -589,19 +589,22 @@ bool Server::RejectCommand(Client& c, std::span<const std::string_view> argv, Co
                            bool sub_unknown) {
   protocol::ReplyWriter& reply = c.reply();
   if (spec == nullptr) {
+    // Redis formats these with "%.128s" from C strings: a NUL ends the text.
+    auto c_str = [](std::string_view s, size_t max) { return s.substr(0, std::min(max, s.find('\0'))); };
     std::string args;
     for (size_t i = 1; i < argv.size() && args.size() < 128; i++) {
       size_t room = 128 - args.size();
-      args += "'" + std::string(argv[i].substr(0, room)) + "' ";
+      args += "'" + std::string(c_str(argv[i], room)) + "' ";
     }
-    std::string name(argv[0].substr(0, 128));
+    std::string name(c_str(argv[0], 128));
     reply.Error("unknown command '" + name + "', with args beginning with: " + args);
     return true;
   }
   if (sub_unknown) {
     std::string parent = spec->name;
     for (char& ch : parent) ch = static_cast<char>(toupper(static_cast<unsigned char>(ch)));
-    reply.Error("unknown subcommand '" + std::string(argv[1].substr(0, 128)) + "'. Try " + parent +
+    std::string_view sub = argv[1].substr(0, std::min<size_t>(128, argv[1].find('\0')));
+    reply.Error("unknown subcommand '" + std::string(sub) + "'. Try " + parent +
                 " HELP.");
     spec->stats.rejected_calls++;
     return true;
