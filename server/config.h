@@ -45,6 +45,8 @@ struct Config {
   // accepted and reported so redis.conf files and clients that read it keep working.
   std::string save = "3600 1 300 100 60 10000";
   bool appendonly = false;
+  std::string appendfilename = "appendonly.aof";
+  std::string appenddirname = "appendonlydir";
   std::string enable_debug_command = "no";  // no | yes | local
 };
 
