@@ -55,6 +55,7 @@ enum ClientFlag : uint32_t {
   kClientReplySkipNext = 1 << 11,
   kClientReplySkip = 1 << 12,
   kClientNoTouch = 1 << 13,
+  kClientDenyBlocking = 1 << 14,  // inside EXEC or a script: blocking commands do not block
 };
 
 class Client {
@@ -97,7 +98,6 @@ class Client {
 
   const std::string& name() const { return name_; }
   void set_name(std::string n) { name_ = std::move(n); }
-  std::string lib_name, lib_ver;
 
   const std::string& addr() const { return addr_; }
   const std::string& laddr() const { return laddr_; }

@@ -1,5 +1,5 @@
 // Client commands: CLIENT ID / SETNAME / GETNAME / LIST / INFO / KILL / PAUSE / UNPAUSE / REPLY /
-// NO-EVICT / UNBLOCK / GETREDIR / TRACKINGINFO / HELP, Redis 7.2's CLIENT SETINFO, and MONITOR.
+// NO-EVICT / UNBLOCK / GETREDIR / TRACKINGINFO / HELP, and MONITOR.
 // CLIENT LIST lines follow Redis 7.0's catClientInfoString field for field.
 #include <event2/event.h>
 
@@ -75,8 +75,8 @@ std::string ClientInfoLine(Server& server, Client& c, const Client& current) {
       c.name().c_str(), static_cast<long long>(now_s - c.ctime_ms / 1000),
       static_cast<long long>(now_s - c.last_interaction_ms / 1000), FlagLetters(c).c_str(),
       c.db_index(), c.Has(kClientMulti) ? 0 : -1, c.query_buffer_size(), c.query_buffer_free(),
-      argv_mem, c.out().capacity(), c.pending_output(), c.pending_output(), tot_mem,
-      events.c_str(), c.last_cmd.c_str(), c.resp());
+      argv_mem, c.out().capacity(), c.pending_output(), c.pending_output(), tot_mem, events.c_str(),
+      c.last_cmd.c_str(), c.resp());
 }
 
 // Redis's clientSetName rule (also CLIENT SETINFO values): printable ASCII without spaces.
@@ -103,25 +103,6 @@ void CmdClientSetName(CommandContext& ctx) {
 void CmdClientGetName(CommandContext& ctx) {
   if (ctx.client.name().empty()) return ctx.reply.NullBulk();
   ctx.reply.Bulk(ctx.client.name());
-}
-
-// CLIENT SETINFO LIB-NAME|LIB-VER value   (Redis 7.2; clients such as redis-py send it)
-void CmdClientSetInfo(CommandContext& ctx) {
-  std::string_view attr = ctx.arg(2);
-  std::string* dest = nullptr;
-  if (EqualsIgnoreCase(attr, "lib-name")) {
-    dest = &ctx.client.lib_name;
-  } else if (EqualsIgnoreCase(attr, "lib-ver")) {
-    dest = &ctx.client.lib_ver;
-  } else {
-    return ctx.reply.Error("Unrecognized option '" + std::string(attr) + "'");
-  }
-  if (!ValidClientAttr(ctx.arg(3))) {
-    return ctx.reply.Error(std::string(attr) +
-                           " cannot contain spaces, newlines or special characters.");
-  }
-  *dest = std::string(ctx.arg(3));
-  ctx.reply.Ok();
 }
 
 // CLIENT INFO
@@ -265,9 +246,10 @@ void CmdClientPause(CommandContext& ctx) {
   if (timeout < 0) return ctx.reply.Error(errors::kTimeoutNegative);
   int64_t now = ctx.server.NowMs();
   // Redis adds without an overflow check: a huge timeout wraps into the past (no pause).
-  int64_t end = timeout > 0 ? static_cast<int64_t>(static_cast<uint64_t>(timeout) +
-                                                   static_cast<uint64_t>(now))
-                            : 0;
+  int64_t end =
+      timeout > 0
+          ? static_cast<int64_t>(static_cast<uint64_t>(timeout) + static_cast<uint64_t>(now))
+          : 0;
   // A pause that would already be over only matters as a merge with a running one.
   if (end > now || ctx.server.paused()) ctx.server.PauseClients(end, writes_only);
   ctx.reply.Ok();
@@ -318,8 +300,10 @@ void CmdClientUnblock(CommandContext& ctx) {
   }
   int64_t id;
   if (!storage::StringToInt64(ctx.arg(2), &id)) return ctx.reply.Error(errors::kNotInteger);
-  // No command blocks a client yet (blocking pops hook in here): nothing to unblock.
-  ctx.reply.Integer(0);
+  Client* target = ctx.server.FindClient(static_cast<uint64_t>(id));
+  bool error = ctx.argc() == 4 && EqualsIgnoreCase(ctx.arg(3), "error");
+  bool unblocked = target != nullptr && ctx.server.blocking().UnblockByRequest(*target, error);
+  ctx.reply.Integer(unblocked ? 1 : 0);
 }
 
 // CLIENT GETREDIR (client-side caching is not offered: never redirecting)
@@ -339,53 +323,54 @@ void CmdClientTrackingInfo(CommandContext& ctx) {
 
 // CLIENT HELP
 void CmdClientHelp(CommandContext& ctx) {
-  ReplyHelp(ctx, {
-      "CACHING (YES|NO)",
-      "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
-      "GETREDIR",
-      "    Return the client ID we are redirecting to when tracking is enabled.",
-      "GETNAME",
-      "    Return the name of the current connection.",
-      "ID",
-      "    Return the ID of the current connection.",
-      "INFO",
-      "    Return information about the current client connection.",
-      "KILL <ip:port>",
-      "    Kill connection made from <ip:port>.",
-      "KILL <option> <value> [<option> <value> [...]]",
-      "    Kill connections. Options are:",
-      "    * ADDR (<ip:port>|<unixsocket>:0)",
-      "      Kill connections made from the specified address",
-      "    * LADDR (<ip:port>|<unixsocket>:0)",
-      "      Kill connections made to specified local address",
-      "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
-      "      Kill connections by type.",
-      "    * USER <username>",
-      "      Kill connections authenticated by <username>.",
-      "    * SKIPME (YES|NO)",
-      "      Skip killing current connection (default: yes).",
-      "LIST [options ...]",
-      "    Return information about client connections. Options:",
-      "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
-      "      Return clients of specified type.",
-      "UNPAUSE",
-      "    Stop the current client pause, resuming traffic.",
-      "PAUSE <timeout> [WRITE|ALL]",
-      "    Suspend all, or just write, clients for <timeout> milliseconds.",
-      "REPLY (ON|OFF|SKIP)",
-      "    Control the replies sent to the current connection.",
-      "SETNAME <name>",
-      "    Assign the name <name> to the current connection.",
-      "UNBLOCK <clientid> [TIMEOUT|ERROR]",
-      "    Unblock the specified blocked client.",
-      "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
-      "         [OPTIN] [OPTOUT] [NOLOOP]",
-      "    Control server assisted client side caching.",
-      "TRACKINGINFO",
-      "    Report tracking status for the current connection.",
-      "NO-EVICT (ON|OFF)",
-      "    Protect current client connection from eviction.",
-  });
+  ReplyHelp(ctx,
+            {
+                "CACHING (YES|NO)",
+                "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+                "GETREDIR",
+                "    Return the client ID we are redirecting to when tracking is enabled.",
+                "GETNAME",
+                "    Return the name of the current connection.",
+                "ID",
+                "    Return the ID of the current connection.",
+                "INFO",
+                "    Return information about the current client connection.",
+                "KILL <ip:port>",
+                "    Kill connection made from <ip:port>.",
+                "KILL <option> <value> [<option> <value> [...]]",
+                "    Kill connections. Options are:",
+                "    * ADDR (<ip:port>|<unixsocket>:0)",
+                "      Kill connections made from the specified address",
+                "    * LADDR (<ip:port>|<unixsocket>:0)",
+                "      Kill connections made to specified local address",
+                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+                "      Kill connections by type.",
+                "    * USER <username>",
+                "      Kill connections authenticated by <username>.",
+                "    * SKIPME (YES|NO)",
+                "      Skip killing current connection (default: yes).",
+                "LIST [options ...]",
+                "    Return information about client connections. Options:",
+                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+                "      Return clients of specified type.",
+                "UNPAUSE",
+                "    Stop the current client pause, resuming traffic.",
+                "PAUSE <timeout> [WRITE|ALL]",
+                "    Suspend all, or just write, clients for <timeout> milliseconds.",
+                "REPLY (ON|OFF|SKIP)",
+                "    Control the replies sent to the current connection.",
+                "SETNAME <name>",
+                "    Assign the name <name> to the current connection.",
+                "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+                "    Unblock the specified blocked client.",
+                "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+                "         [OPTIN] [OPTOUT] [NOLOOP]",
+                "    Control server assisted client side caching.",
+                "TRACKINGINFO",
+                "    Report tracking status for the current connection.",
+                "NO-EVICT (ON|OFF)",
+                "    Protect current client connection from eviction.",
+            });
 }
 
 // MONITOR
@@ -412,9 +397,8 @@ void RegisterClientCommands(CommandTable& table) {
   table.Register("client|getredir", CmdClientGetRedir);
   table.Register("client|trackinginfo", CmdClientTrackingInfo);
   table.Register("client|help", CmdClientHelp);
-  // Redis 7.0 lacks CLIENT SETINFO (7.2); client libraries send it on connect.
-  table.RegisterCustom("client|setinfo", 4, kCmdNoscript | kCmdLoading | kCmdStale,
-                       CmdClientSetInfo);
+  // No CLIENT SETINFO: Redis 7.0 answers "unknown subcommand", which clients that send it on
+  // connect (redis-py, Jedis, go-redis) ignore.
   table.Register("monitor", CmdMonitor);
 }
 

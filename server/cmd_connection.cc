@@ -171,7 +171,7 @@ void CmdReset(CommandContext& ctx) {
                        kClientNoTouch, kClientMulti, kClientPubsub}) {
     c.Clear(f);
   }
-  if (c.Has(kClientMonitor)) c.Set(kClientCloseAfterReply);  // as Redis: a monitor cannot reset
+  if (c.Has(kClientMonitor)) ctx.server.RemoveMonitor(c);  // as Redis: a normal client again
   c.set_authenticated(ctx.server.config().requirepass.empty());
   ctx.reply.set_buffer(&c.out());  // replies were muted by CLIENT REPLY OFF: RESET answers
   ctx.reply.Simple("RESET");

@@ -277,23 +277,21 @@ void AppendStats(Server& server, std::string& out) {
   Line(out, "expired_keys", U(server.keyspace().expired_keys()));
   Line2f(out, "expired_stale_perc", static_cast<double>(st.expired_stale_perc));
   Zeros(out, {"expired_time_cap_reached_count", "expire_cycle_cpu_milliseconds", "evicted_keys",
-              "evicted_clients", "total_eviction_exceeded_time",
-              "current_eviction_exceeded_time"});
+              "evicted_clients", "total_eviction_exceeded_time", "current_eviction_exceeded_time"});
   Line(out, "keyspace_hits", U(st.keyspace_hits));
   Line(out, "keyspace_misses", U(st.keyspace_misses));
   Zeros(out, {"pubsub_channels", "pubsub_patterns", "pubsubshard_channels", "latest_fork_usec",
               "total_forks", "migrate_cached_sockets", "slave_expires_tracked_keys",
               "active_defrag_hits", "active_defrag_misses", "active_defrag_key_hits",
-              "active_defrag_key_misses", "total_active_defrag_time",
-              "current_active_defrag_time", "tracking_total_keys", "tracking_total_items",
-              "tracking_total_prefixes"});
+              "active_defrag_key_misses", "total_active_defrag_time", "current_active_defrag_time",
+              "tracking_total_keys", "tracking_total_items", "tracking_total_prefixes"});
   Line(out, "unexpected_error_replies", U(st.unexpected_error_replies));
   Line(out, "total_error_replies", U(st.total_error_replies));
   Line(out, "dump_payload_sanitizations", 0);
   Line(out, "total_reads_processed", U(st.io_reads_processed));
   Line(out, "total_writes_processed", U(st.io_writes_processed));
-  Zeros(out, {"io_threaded_reads_processed", "io_threaded_writes_processed",
-              "reply_buffer_shrinks", "reply_buffer_expands"});
+  Zeros(out, {"io_threaded_reads_processed", "io_threaded_writes_processed", "reply_buffer_shrinks",
+              "reply_buffer_expands"});
 }
 
 void AppendReplication(Server&, std::string& out) {
@@ -336,12 +334,13 @@ void AppendCommandStats(Server& server, std::string& out) {
     const CommandStats& s = spec.stats;
     if (s.calls == 0 && s.failed_calls == 0 && s.rejected_calls == 0) return;
     float per_call = s.calls == 0 ? 0 : static_cast<float>(s.usec) / s.calls;
-    out += Format("cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,"
-                  "failed_calls=%llu\r\n",
-                  SafeInfoName(spec.fullname).c_str(), static_cast<unsigned long long>(s.calls),
-                  static_cast<unsigned long long>(s.usec), per_call,
-                  static_cast<unsigned long long>(s.rejected_calls),
-                  static_cast<unsigned long long>(s.failed_calls));
+    out += Format(
+        "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,"
+        "failed_calls=%llu\r\n",
+        SafeInfoName(spec.fullname).c_str(), static_cast<unsigned long long>(s.calls),
+        static_cast<unsigned long long>(s.usec), per_call,
+        static_cast<unsigned long long>(s.rejected_calls),
+        static_cast<unsigned long long>(s.failed_calls));
   });
 }
 
@@ -396,8 +395,8 @@ constexpr Section kSections[] = {
 };
 
 constexpr std::string_view kDefaultSections[] = {
-    "server", "clients", "memory", "persistence", "stats", "replication",
-    "cpu", "module_list", "errorstats", "cluster", "keyspace"};
+    "server", "clients",     "memory",     "persistence", "stats",   "replication",
+    "cpu",    "module_list", "errorstats", "cluster",     "keyspace"};
 
 // Redis's genInfoSectionDict: names are case-insensitive; "default" adds the default
 // sections, "all" every section, "everything" all plus module-generated ones (none here).

@@ -46,6 +46,10 @@ enum CommandFlag : uint32_t {
 // What a handler gets: the arguments, the reply writer, the client's database, and the hooks a
 // write uses (dirty count, propagation rewrite, keyspace events, modified keys).
 struct CommandContext {
+  CommandContext(Server& s, Client& c, std::span<const std::string_view> args,
+                 protocol::ReplyWriter& r, storage::Database& d, const CommandSpec& sp)
+      : server(s), client(c), argv(args), reply(r), db(d), spec(sp) {}
+
   Server& server;
   Client& client;
   std::span<const std::string_view> argv;
@@ -81,6 +85,19 @@ struct CommandContext {
   // another type. nullptr when missing or wrong.
   storage::Value* LookupReadOfType(std::string_view key, storage::ValueType t, bool* wrong);
   storage::Value* LookupWriteOfType(std::string_view key, storage::ValueType t, bool* wrong);
+
+  // Blocking commands (BLPOP, BLMOVE, ...). CanBlock() is false inside MULTI and scripts: the
+  // command then behaves as its non-blocking form (the timeout reply at once).
+  bool CanBlock() const;
+  // Blocks the client on keys until one of them, holding a value of `type`, is modified, or the
+  // deadline passes (unix ms, 0 = forever). When such a key changes, the same argv is run again,
+  // after the command or transaction that changed it has finished, with reprocessing = true:
+  // the handler serves and replies, or calls Block again to keep its place in the queue. At the
+  // deadline the client gets a null array (Redis's timeout reply for every blocking pop). As in
+  // Redis 7.0, a key that now holds another type does not wake the client.
+  void Block(std::span<const std::string_view> keys, int64_t deadline_ms,
+             storage::ValueType type = storage::ValueType::kList);
+  bool reprocessing = false;
 
   // Hides argument i (a password) from SLOWLOG and MONITOR, as Redis's
   // redactClientCommandArgument.

@@ -130,6 +130,7 @@ Server::~Server() {
   }
   for (event* ev : signal_events_) event_free(ev);
   if (cron_event_ != nullptr) event_free(cron_event_);
+  if (block_timer_ != nullptr) event_free(block_timer_);
   if (base_ != nullptr) event_base_free(base_);
 }
 
@@ -258,6 +259,7 @@ bool Server::Start() {
     signal_events_.push_back(ev);
   }
   cron_event_ = event_new(base_, -1, EV_PERSIST, &Server::OnCron, this);
+  block_timer_ = evtimer_new(base_, &Server::OnBlockTimer, this);
   current_hz_ = config().hz;
   timeval tv{0, static_cast<suseconds_t>(1000000 / current_hz_)};
   event_add(cron_event_, &tv);
@@ -398,7 +400,9 @@ void Server::FreeClosingClients() {
 }
 
 void Server::FreeClient(Client* c) {
+  blocking_.Unblock(*c);
   auto drop = [c](std::vector<uint64_t>& ids) { std::erase(ids, c->id()); };
+  drop(unblocked_);
   drop(monitors_);
   drop(paused_clients_);
   std::erase(pending_writes_, c);
@@ -413,6 +417,11 @@ Client* Server::FindClient(uint64_t id) {
 void Server::AddMonitor(Client& c) {
   c.Set(kClientMonitor);
   monitors_.push_back(c.id());
+}
+
+void Server::RemoveMonitor(Client& c) {
+  c.Clear(kClientMonitor);
+  std::erase(monitors_, c.id());
 }
 
 void Server::PauseClient(Client& c) {
@@ -430,7 +439,7 @@ void Server::PauseClients(int64_t until_ms, bool writes_only) {
 void Server::UnpauseClients() {
   pause_end_ms_ = 0;
   keyspace_->set_expire_paused(false);
-  ResumePausedClients();
+  resume_paused_ = true;  // held commands run in BeforeSleep, not inside CLIENT UNPAUSE
 }
 
 void Server::ResumePausedClients() {
@@ -452,7 +461,19 @@ bool Server::IsPausedFor(const CommandSpec& spec) const {
 
 void Server::BeforeSleep() {
   keyspace_->set_now_ms(NowMs());
+  blocking_.HandleTimeouts(NowMs());
+  blocking_.HandleReadyKeys();
+  ProcessUnblockedClients();
+  if (int64_t deadline = blocking_.NextDeadline(); deadline > 0) {
+    int64_t wait_ms = std::max<int64_t>(0, deadline - NowMs());
+    timeval tv{static_cast<time_t>(wait_ms / 1000), static_cast<suseconds_t>(wait_ms % 1000 * 1000)};
+    event_add(block_timer_, &tv);
+  }
   if (paused() && NowMs() >= pause_end_ms_) UnpauseClients();
+  if (resume_paused_) {
+    resume_paused_ = false;
+    ResumePausedClients();
+  }
   HandlePendingWrites();
   FreeClosingClients();
   if (shutdown_asked_ && !FinishShutdown()) shutdown_asked_ = false;
@@ -582,6 +603,8 @@ bool Server::ProcessCommand(Client& c, std::span<const std::string_view> argv) {
   }
   Call(c, *spec, argv);
   ResetReplySkip(c);
+  // Clients blocked on keys this command made ready are served now, before the next command.
+  if (blocking_.HasReadyKeys() && !c.Has(kClientMulti)) blocking_.HandleReadyKeys();
   return true;
 }
 
@@ -654,22 +677,26 @@ bool Server::RejectCommand(Client& c, std::span<const std::string_view> argv, Co
   return false;
 }
 
-void Server::Call(Client& c, CommandSpec& spec, std::span<const std::string_view> argv) {
+void Server::Call(Client& c, const CommandSpec& spec, std::span<const std::string_view> argv,
+                  bool reprocessing) {
   int64_t start = NowUs();
   uint64_t errors_before = c.reply().errors();
   std::string discarded;
   bool muted = c.Has(kClientReplyOff) || c.Has(kClientReplySkip);
   if (muted) c.reply().set_buffer(&discarded);
   storage::Database& db = keyspace_->db(c.db_index());
-  CommandContext ctx{*this, c, argv, c.reply(), db, spec, 0, 0, {}, {}};
+  CommandContext ctx(*this, c, argv, c.reply(), db, spec);
+  ctx.reprocessing = reprocessing;
   spec.handler(ctx);
   c.reply().set_buffer(&c.out());
   int64_t duration = NowUs() - start;
 
   c.last_cmd = spec.fullname;
-  c.commands_processed++;
-  stats_.commands_processed++;
-  spec.stats.calls++;
+  if (!reprocessing) {  // a served blocked command was counted when it first ran
+    c.commands_processed++;
+    stats_.commands_processed++;
+    spec.stats.calls++;
+  }
   spec.stats.usec += duration;
   if (c.reply().errors() > errors_before) spec.stats.failed_calls++;
   std::vector<std::string_view> shown;  // argv with passwords hidden, for slowlog and monitor
@@ -700,7 +727,8 @@ void Server::Call(Client& c, CommandSpec& spec, std::span<const std::string_view
     std::vector<std::string_view> views(extra.begin(), extra.end());
     Propagate(db.index(), views);
   }
-  if (!monitors_.empty() && !spec.Has(kCmdSkipMonitor) && !spec.Has(kCmdAdmin)) {
+  if (!monitors_.empty() && !reprocessing && !spec.Has(kCmdSkipMonitor) &&
+      !spec.Has(kCmdAdmin)) {
     FeedMonitors(c, c.db_index(), argv);
   }
 }
@@ -742,9 +770,38 @@ void Server::FeedMonitors(Client& c, int db, std::span<const std::string_view> a
 }
 
 void Server::SignalModifiedKey(int db, std::string_view key) {
-  // WATCH invalidation (transactions) and ready keys (blocking pops) attach here.
-  (void)db;
-  (void)key;
+  // WATCH invalidation (transactions) attaches here too.
+  blocking_.SignalKey(db, key);
+}
+
+void Server::OnBlockTimer(evutil_socket_t, short, void*) {
+  // Nothing to do here: waking the loop runs BeforeSleep, which times the clients out.
+}
+
+void Server::RerunBlockedCommand(Client& c, const BlockedState& state) {
+  std::vector<std::string_view> argv(state.argv.begin(), state.argv.end());
+  int db = c.db_index();
+  c.set_db_index(state.db);
+  Call(c, *state.spec, argv, true);
+  if (c.db_index() == state.db) c.set_db_index(db);
+}
+
+void Server::ClientUnblocked(Client& c) {
+  if (c.pending_output() > 0) QueueWrite(c);
+  unblocked_.push_back(c.id());
+}
+
+void Server::ProcessUnblockedClients() {
+  while (!unblocked_.empty()) {
+    std::vector<uint64_t> ids;
+    ids.swap(unblocked_);
+    for (uint64_t id : ids) {
+      if (Client* c = FindClient(id); c != nullptr && !c->Has(kClientBlocked)) {
+        c->ProcessInputBuffer();
+      }
+    }
+    blocking_.HandleReadyKeys();
+  }
 }
 
 void Server::NotifyKeyspaceEvent(char type, std::string_view event, std::string_view key, int db) {

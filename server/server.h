@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "server/blocking.h"
 #include "server/client.h"
 #include "server/command.h"
 #include "server/config.h"
@@ -100,7 +101,17 @@ class Server {
   void PauseClient(Client& c);  // c holds a command back until the pause ends
   uint64_t monitors_count() const { return monitors_.size(); }
   void AddMonitor(Client& c);
-  size_t blocked_clients() const { return blocked_clients_; }
+  void RemoveMonitor(Client& c);  // RESET: c is a normal client again
+  // Clients waiting in a blocking command or held back by CLIENT PAUSE (Redis counts both).
+  size_t blocked_clients() const {
+    return blocking_.blocked_clients() + paused_clients_.size();
+  }
+  BlockingRegistry& blocking() { return blocking_; }
+  // Runs a blocked client's command again (BlockingRegistry, when a key it waits on changed).
+  void RerunBlockedCommand(Client& c, const BlockedState& state);
+  // c left the blocked state (served, timed out, unblocked): its reply goes out and its
+  // pipelined commands run, from BeforeSleep.
+  void ClientUnblocked(Client& c);
 
   // CLIENT PAUSE / UNPAUSE.
   void PauseClients(int64_t until_ms, bool writes_only);
@@ -152,7 +163,10 @@ class Server {
   void ResumePausedClients();
   bool RejectCommand(Client& c, std::span<const std::string_view> argv, CommandSpec* spec,
                      bool sub_unknown);
-  void Call(Client& c, CommandSpec& spec, std::span<const std::string_view> argv);
+  void Call(Client& c, const CommandSpec& spec, std::span<const std::string_view> argv,
+            bool reprocessing = false);
+  void ProcessUnblockedClients();
+  static void OnBlockTimer(evutil_socket_t fd, short events, void* arg);
   void FeedMonitors(Client& c, int db, std::span<const std::string_view> argv);
   bool FinishShutdown();
 
@@ -167,6 +181,9 @@ class Server {
   CommandTable commands_;
   ServerStats stats_;
   SlowLog slowlog_;
+  BlockingRegistry blocking_{this};
+  std::vector<uint64_t> unblocked_;  // clients to resume in BeforeSleep
+  event* block_timer_ = nullptr;     // wakes the loop at the next blocking deadline
   LatencyMonitor latency_;
   std::string run_id_;
 
@@ -176,8 +193,8 @@ class Server {
   std::vector<uint64_t> closing_;
   std::vector<uint64_t> paused_clients_;
   std::vector<uint64_t> monitors_;
-  size_t blocked_clients_ = 0;
   int64_t pause_end_ms_ = 0;
+  bool resume_paused_ = false;
   bool pause_writes_only_ = false;
 
   int64_t dirty_ = 0;

@@ -100,9 +100,13 @@ TEST_CASE("unauthenticated clients get stricter protocol limits") {
   SUBCASE("after AUTH the normal limits apply") {
     RawConn conn(server.port());
     REQUIRE(conn.Cmd({"AUTH", "s3cret"}) == "+OK\r\n");
-    std::vector<std::string> argv = {"RPUSH", "l"};
-    for (int i = 0; i < 20; i++) argv.push_back(std::string(20000, 'a' + i));
-    CHECK(conn.Cmd(argv) == ":20\r\n");
+    std::vector<std::string> argv = {"MSET"};
+    for (int i = 0; i < 10; i++) {
+      argv.push_back("k" + std::to_string(i));
+      argv.push_back(std::string(20000, 'a' + i));
+    }
+    CHECK(conn.Cmd(argv) == "+OK\r\n");
+    CHECK(conn.Cmd({"STRLEN", "k9"}) == ":20000\r\n");
   }
 }
 

@@ -75,7 +75,10 @@ TEST_CASE("SCAN with MATCH, TYPE and COUNT on a quiet keyspace returns each key 
   Redis redis(server.port());
   std::vector<std::vector<std::string>> setup;
   for (int i = 0; i < 500; i++) setup.push_back({"SET", "s:" + std::to_string(i), "1"});
-  for (int i = 0; i < 100; i++) setup.push_back({"RPUSH", "l:" + std::to_string(i), "1"});
+  size_t want_lists = Implements(server.port(), {"rpush"}) ? 100 : 0;
+  for (size_t i = 0; i < want_lists; i++) {
+    setup.push_back({"RPUSH", "l:" + std::to_string(i), "1"});
+  }
   Pipeline(redis, setup);
   std::multiset<std::string> strings, lists;
   for (const char* type : {"string", "list"}) {
@@ -92,8 +95,8 @@ TEST_CASE("SCAN with MATCH, TYPE and COUNT on a quiet keyspace returns each key 
   }
   CHECK(strings.size() == 500);
   CHECK(std::set<std::string>(strings.begin(), strings.end()).size() == 500);
-  CHECK(lists.size() == 100);
-  CHECK(lists.count("l:0") == 1);
+  CHECK(lists.size() == want_lists);
+  CHECK(std::set<std::string>(lists.begin(), lists.end()).size() == want_lists);
 }
 
 TEST_CASE("keys with PX expire without being touched") {

@@ -73,14 +73,16 @@ TEST_CASE("10k commands pipelined in one write get every reply, in order") {
 TEST_CASE("10k commands pipelined through hiredis") {
   ServerProcess server;
   Redis redis(server.port());
-  for (int i = 0; i < 10000; i++) redis.Append({"RPUSH", "list", std::to_string(i)});
+  for (int i = 0; i < 10000; i++) redis.Append({"INCRBY", "counter", std::to_string(i)});
+  long long sum = 0;
   for (int i = 0; i < 10000; i++) {
     Reply r = redis.Get();
     REQUIRE(r);
     REQUIRE(r->type == REDIS_REPLY_INTEGER);
-    REQUIRE(r->integer == i + 1);
+    sum += i;
+    REQUIRE(r->integer == sum);
   }
-  CHECK(redis.Str({"LINDEX", "list", "9999"}) == "9999");
+  CHECK(redis.Str({"GET", "counter"}) == "49995000");
 }
 
 TEST_CASE("a protocol error closes only that connection, with the exact error") {
@@ -209,34 +211,58 @@ TEST_CASE("RESP3 after HELLO 3") {
   CHECK(hello.substr(hello.size() - kTail.size()) == kTail);
 
   CHECK(conn.Cmd({"PING"}) == "+PONG\r\n");
-  CHECK(conn.Cmd({"GET", "missing"}) == "_\r\n");           // null
-  CHECK(conn.Cmd({"BLPOP", "nolist", "0.01"}) == "_\r\n");  // null array
-  CHECK(conn.Cmd({"CONFIG", "GET", "maxclients"}) ==        // map
-        "%1\r\n$10\r\nmaxclients\r\n$5\r\n10000\r\n");
-  CHECK(conn.Cmd({"HSET", "h", "f", "v"}) == ":1\r\n");
-  CHECK(conn.Cmd({"HGETALL", "h"}) == "%1\r\n$1\r\nf\r\n$1\r\nv\r\n");
-  CHECK(conn.Cmd({"SADD", "s", "m"}) == ":1\r\n");
-  CHECK(conn.Cmd({"SMEMBERS", "s"}) == "~1\r\n$1\r\nm\r\n");  // set
-  CHECK(conn.Cmd({"ZADD", "z", "1.5", "a"}) == ":1\r\n");
-  CHECK(conn.Cmd({"ZSCORE", "z", "a"}) == ",1.5\r\n");  // double
-  CHECK(conn.Cmd({"ZINCRBY", "z", "0.1", "a"}) == ",1.6000000000000001\r\n");
-  CHECK(conn.Cmd({"ZSCORE", "z", "nope"}) == "_\r\n");
+  CHECK(conn.Cmd({"GET", "missing"}) == "_\r\n");  // null
+  CHECK(conn.Cmd({"CONFIG", "GET", "maxclients"}) == "%1\r\n$10\r\nmaxclients\r\n$5\r\n10000\r\n");
+  CHECK(conn.Cmd({"CONFIG", "GET", "nothing-matches"}) == "%0\r\n");
   CHECK(conn.Cmd({"SET", "str", "x"}) == "+OK\r\n");
-  CHECK(conn.Cmd({"HGETALL", "str"}) ==
-        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+  CHECK(conn.Cmd({"INCR", "str"}) == "-ERR value is not an integer or out of range\r\n");
+  CHECK(conn.Cmd({"INCRBYFLOAT", "f", "1.5"}) == "$3\r\n1.5\r\n");  // a bulk, even in RESP3
+  // Verbatim strings: "=<len>\r\ntxt:<text>\r\n".
+  std::string info = conn.Cmd({"CLIENT", "INFO"});
+  CHECK(info.substr(0, 1) == "=");
+  CHECK(info.find("\r\ntxt:id=") != std::string::npos);
+  CHECK(info.find(" resp=3\n\r\n") != std::string::npos);
+  // Sets: the command flags in COMMAND INFO.
+  std::string cmd = conn.Cmd({"COMMAND", "INFO", "get"});
+  CHECK(cmd.substr(0, 44) == "*1\r\n*10\r\n$3\r\nget\r\n:2\r\n~2\r\n+readonly\r\n+fast\r\n");
 
   SUBCASE("HELLO 2 switches back") {
     CHECK(conn.Cmd({"HELLO", "2"}).substr(0, 5) == "*14\r\n");
     CHECK(conn.Cmd({"GET", "missing"}) == "$-1\r\n");
-    CHECK(conn.Cmd({"BLPOP", "nolist", "0.01"}) == "*-1\r\n");
-    CHECK(conn.Cmd({"ZSCORE", "z", "a"}) == "$18\r\n1.6000000000000001\r\n");
-    CHECK(conn.Cmd({"HGETALL", "h"}) == "*2\r\n$1\r\nf\r\n$1\r\nv\r\n");
+    CHECK(conn.Cmd({"CONFIG", "GET", "maxclients"}) ==
+          "*2\r\n$10\r\nmaxclients\r\n$5\r\n10000\r\n");
+    CHECK(conn.Cmd({"CLIENT", "INFO"}).substr(0, 1) == "$");
   }
   SUBCASE("unsupported versions") {
     CHECK(conn.Cmd({"HELLO", "4"}) == "-NOPROTO unsupported protocol version\r\n");
     CHECK(conn.Cmd({"HELLO", "x"}) ==
           "-ERR Protocol version is not an integer or out of range\r\n");
   }
+}
+
+TEST_CASE("RESP3 doubles, maps, sets and null arrays from the collection families") {
+  ServerProcess server;
+  if (!Implements(server.port(),
+                  {"hset", "hgetall", "sadd", "smembers", "zadd", "zscore", "zincrby", "blpop"})) {
+    return;
+  }
+  RawConn conn(server.port());
+  REQUIRE(conn.Cmd({"HELLO", "3"}).substr(0, 4) == "%7\r\n");
+  CHECK(conn.Cmd({"BLPOP", "nolist", "0.01"}) == "_\r\n");  // null array
+  CHECK(conn.Cmd({"HSET", "h", "f", "v"}) == ":1\r\n");
+  CHECK(conn.Cmd({"HGETALL", "h"}) == "%1\r\n$1\r\nf\r\n$1\r\nv\r\n");  // map
+  CHECK(conn.Cmd({"SADD", "s", "m"}) == ":1\r\n");
+  CHECK(conn.Cmd({"SMEMBERS", "s"}) == "~1\r\n$1\r\nm\r\n");  // set
+  CHECK(conn.Cmd({"ZADD", "z", "1.5", "a"}) == ":1\r\n");
+  CHECK(conn.Cmd({"ZSCORE", "z", "a"}) == ",1.5\r\n");  // double
+  CHECK(conn.Cmd({"ZINCRBY", "z", "0.1", "a"}) == ",1.6000000000000001\r\n");
+  CHECK(conn.Cmd({"ZSCORE", "z", "nope"}) == "_\r\n");
+  CHECK(conn.Cmd({"HGETALL", "z"}) ==
+        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+  CHECK(conn.Cmd({"HELLO", "2"}).substr(0, 5) == "*14\r\n");
+  CHECK(conn.Cmd({"BLPOP", "nolist", "0.01"}) == "*-1\r\n");
+  CHECK(conn.Cmd({"ZSCORE", "z", "a"}) == "$18\r\n1.6000000000000001\r\n");
+  CHECK(conn.Cmd({"HGETALL", "h"}) == "*2\r\n$1\r\nf\r\n$1\r\nv\r\n");
 }
 
 }  // namespace docket::test
