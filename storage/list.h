@@ -1,7 +1,8 @@
 // ListObject: a list value stored compactly as a doubly linked chain of packed nodes (Redis's
 // quicklist idea): each node holds up to ~8 KB of length-prefixed elements in one allocation, so
 // a million small elements cost a few bytes of overhead each. Indexing walks nodes, never
-// elements one by one across the list. Depends on std and storage/value.h only.
+// elements one by one across the list. Depends on std and storage/value.h (list.cc also uses
+// storage/number.h).
 #pragma once
 
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "storage/value.h"
 
@@ -57,14 +59,49 @@ class ListObject : public TypedObject {
   // empty range is start > stop) and drops the rest.
   void Trim(int64_t start, int64_t stop);
 
+  // Removes every element.
+  void Clear();
+
+  // For tests and memory reports: how many nodes the chain has, and a full check of its
+  // invariants (links, counts, byte sizes, node bounds, nodes about half full at least on
+  // average). CheckInvariants returns false at the first broken one and describes it in
+  // *problem when given. O(size()).
+  size_t node_count() const { return nodes_; }
+  bool CheckInvariants(std::string* problem = nullptr) const;
+
  private:
   struct Node;
-  Node* NodeAt(size_t index, size_t* offset_in_node) const;
-  void Unlink(Node* n);
+  struct Encoded;
+  struct OffsetIndex;
+
+  Node* NodeAt(size_t index, size_t* index_in_node) const;
+  Node* NewNode(uint32_t cap, uint32_t begin, Node* before);
+  void Unlink(Node* n);  // and frees it
+  Node* Relayout(Node* n, uint32_t new_cap, uint32_t new_begin);
+  Node* ReserveBack(Node* n, uint32_t bytes, bool exact);
+  Node* ReserveFront(Node* n, uint32_t bytes, bool exact);
+  Node* MaybeShrink(Node* n);
+  Node* Split(Node* n, uint32_t pos);
+  Node* MergeWithNext(Node* a);
+  bool FitsWithNext(const Node* a) const;
+  void Tidy(Node* n);
+  uint32_t PosOf(const Node* n, size_t i) const;
+  Node* AppendTo(Node* n, const Encoded& e, bool exact);
+  Node* PrependTo(Node* n, const Encoded& e, bool exact);
+  Node* InsertInNode(Node* n, uint32_t pos, const Encoded& e);
+  void InsertAt(Node* n, uint32_t pos, const Encoded& e);
+  size_t RemoveInNode(Node* n, const Encoded& e, size_t limit, bool from_back);
+  void DeleteFront(size_t k);
+  void DeleteBack(size_t k);
+  const std::vector<uint16_t>& TailOffsets();
+  void InvalidateIndex();
+
   Node* head_ = nullptr;
   Node* tail_ = nullptr;
   size_t size_ = 0;
   size_t nodes_ = 0;
+  // Element offsets of one node (the tail, for PopBack), built on demand; see list.cc.
+  std::unique_ptr<OffsetIndex> index_;
 };
 
 }  // namespace docket::storage
