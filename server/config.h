@@ -61,6 +61,8 @@ struct ConfigParam {
   // Called after a successful CONFIG SET of this parameter (start logging to a new file, ...).
   std::function<std::string(const Config&)> apply;
   std::string default_value;  // as `get` prints it, for CONFIG REWRITE
+  bool quoted = false;        // CONFIG REWRITE writes the value quoted (Redis's string options)
+  bool multi_arg = false;     // a config-file line may give several words (bind, save)
 };
 
 class ConfigRegistry {
