@@ -178,5 +178,6 @@ void RegisterKeyCommands(CommandTable& table);
 void RegisterServerCommands(CommandTable& table);
 void RegisterClientCommands(CommandTable& table);
 void RegisterInfoCommands(CommandTable& table);
+void RegisterListCommands(CommandTable& table);
 
 }  // namespace docket::server

@@ -113,6 +113,7 @@ Server::Server(ConfigRegistry* config) : config_(config) {
   RegisterServerCommands(commands_);
   RegisterClientCommands(commands_);
   RegisterInfoCommands(commands_);
+  RegisterListCommands(commands_);
   InstallConfigApplyHooks(*this);
   keyspace_->set_expire_hook([this](int db, std::string_view key) {
     std::string_view argv[2] = {"DEL", key};
