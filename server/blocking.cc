@@ -130,7 +130,7 @@ void BlockingRegistry::ServeKey(const KeyRef& ref) {
     BlockedState state = state_it->second;  // the re-run may unblock (and free the entry)
     rerunning_ = c;
     rerun_blocked_ = false;
-    server_->RerunBlockedCommand(*c, state);
+    server_->RerunBlockedCommand(*c, state, ref.key);
     rerunning_ = nullptr;
     if (rerun_blocked_) return;  // it could not be served: nor can those behind it
     Unblock(*c);

@@ -52,6 +52,7 @@ void BlockingPop(CommandContext& ctx, std::span<const std::string_view> keys, En
   int64_t deadline_ms;
   if (!ParseBlockTimeout(ctx, ctx.arg(timeout_idx), &deadline_ms)) return;
   for (std::string_view key : keys) {
+    if (!ctx.ready_key.empty() && key != ctx.ready_key) continue;  // served from the woken key
     bool wrong;
     ListObject* list = BlockingSource(ctx, key, &wrong);
     if (wrong) return;

@@ -98,6 +98,9 @@ struct CommandContext {
   void Block(std::span<const std::string_view> keys, int64_t deadline_ms,
              storage::ValueType type = storage::ValueType::kList);
   bool reprocessing = false;
+  // With reprocessing: the key whose change woke the client. Redis 7.0 serves a woken client
+  // from that key, even when an earlier key of its command also has data.
+  std::string_view ready_key;
 
   // Hides argument i (a password) from SLOWLOG and MONITOR, as Redis's
   // redactClientCommandArgument.

@@ -679,7 +679,7 @@ bool Server::RejectCommand(Client& c, std::span<const std::string_view> argv, Co
 }
 
 void Server::Call(Client& c, const CommandSpec& spec, std::span<const std::string_view> argv,
-                  bool reprocessing) {
+                  bool reprocessing, std::string_view ready_key) {
   int64_t start = NowUs();
   uint64_t errors_before = c.reply().errors();
   std::string discarded;
@@ -688,6 +688,7 @@ void Server::Call(Client& c, const CommandSpec& spec, std::span<const std::strin
   storage::Database& db = keyspace_->db(c.db_index());
   CommandContext ctx(*this, c, argv, c.reply(), db, spec);
   ctx.reprocessing = reprocessing;
+  ctx.ready_key = ready_key;
   spec.handler(ctx);
   c.reply().set_buffer(&c.out());
   int64_t duration = NowUs() - start;
@@ -779,11 +780,12 @@ void Server::OnBlockTimer(evutil_socket_t, short, void*) {
   // Nothing to do here: waking the loop runs BeforeSleep, which times the clients out.
 }
 
-void Server::RerunBlockedCommand(Client& c, const BlockedState& state) {
+void Server::RerunBlockedCommand(Client& c, const BlockedState& state,
+                                 std::string_view ready_key) {
   std::vector<std::string_view> argv(state.argv.begin(), state.argv.end());
   int db = c.db_index();
   c.set_db_index(state.db);
-  Call(c, *state.spec, argv, true);
+  Call(c, *state.spec, argv, true, ready_key);
   if (c.db_index() == state.db) c.set_db_index(db);
 }
 

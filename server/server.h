@@ -108,7 +108,7 @@ class Server {
   }
   BlockingRegistry& blocking() { return blocking_; }
   // Runs a blocked client's command again (BlockingRegistry, when a key it waits on changed).
-  void RerunBlockedCommand(Client& c, const BlockedState& state);
+  void RerunBlockedCommand(Client& c, const BlockedState& state, std::string_view ready_key);
   // c left the blocked state (served, timed out, unblocked): its reply goes out and its
   // pipelined commands run, from BeforeSleep.
   void ClientUnblocked(Client& c);
@@ -164,7 +164,7 @@ class Server {
   bool RejectCommand(Client& c, std::span<const std::string_view> argv, CommandSpec* spec,
                      bool sub_unknown);
   void Call(Client& c, const CommandSpec& spec, std::span<const std::string_view> argv,
-            bool reprocessing = false);
+            bool reprocessing = false, std::string_view ready_key = {});
   void ProcessUnblockedClients();
   static void OnBlockTimer(evutil_socket_t fd, short events, void* arg);
   void FeedMonitors(Client& c, int db, std::span<const std::string_view> argv);
