@@ -134,6 +134,30 @@ std::string QuoteValue(std::string_view v) {
   return out;
 }
 
+// unixsocketperm: an octal mode (Redis parses it with strtol base 8), immutable.
+ConfigParam UnixSocketPermParam() {
+  ConfigParam p;
+  p.name = "unixsocketperm";
+  p.immutable = true;
+  p.set = [](Config& c, const std::vector<std::string>& v) -> std::string {
+    char* end = nullptr;
+    errno = 0;
+    long mode = strtol(v[0].c_str(), &end, 8);
+    if (v[0].empty() || *end != '\0' || errno != 0 || mode < 0 || mode > 0777) {
+      return "argument must be between 0 and 777 inclusive";
+    }
+    c.unixsocketperm = mode;
+    return "";
+  };
+  p.get = [](const Config& c) {
+    char buf[16];
+    snprintf(buf, sizeof(buf), "%lo", static_cast<long>(c.unixsocketperm));
+    return std::string(buf);
+  };
+  p.default_value = "0";
+  return p;
+}
+
 ConfigParam LogLevelParam() {
   // Redis 7.0 has no "nothing" level (7.2 added it).
   static const std::vector<std::string> kLevels = {"debug", "verbose", "notice", "warning"};
@@ -271,6 +295,7 @@ ConfigRegistry::ConfigRegistry() {
   Add(StringParam("logfile", &Config::logfile, true));
   Add(StringParam("pidfile", &Config::pidfile, true));
   Add(StringParam("unixsocket", &Config::unixsocket, true));
+  Add(UnixSocketPermParam());
   ConfigParam daemonize = BoolParam("daemonize", &Config::daemonize, false);
   daemonize.immutable = true;
   Add(daemonize);

@@ -38,6 +38,7 @@ struct Config {
   std::string pidfile;
   bool daemonize = false;
   std::string unixsocket;
+  int64_t unixsocketperm = 0;  // octal in the config file; 0 leaves the umask's mode
   int64_t active_expire_effort = 1;
   bool lazyfree_lazy_user_flush = false;
   std::string notify_keyspace_events;

@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -190,6 +191,33 @@ bool Server::Listen(const std::string& spec, int port) {
   return true;
 }
 
+bool Server::ListenUnix(const std::string& path, int64_t perm) {
+  sockaddr_un sa{};
+  if (path.size() >= sizeof(sa.sun_path)) {
+    DOCKET_LOG(LogLevel::kWarning, "Failed opening Unix socket: path too long");
+    return false;
+  }
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sa.sun_family = AF_UNIX;
+  memcpy(sa.sun_path, path.data(), path.size());
+  unlink(path.c_str());  // a stale socket from an earlier run
+  if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 ||
+      (perm != 0 && chmod(path.c_str(), static_cast<mode_t>(perm)) != 0) ||
+      listen(fd, static_cast<int>(config().tcp_backlog)) != 0) {
+    DOCKET_LOG(LogLevel::kWarning, "Failed opening Unix socket: %s", strerror(errno));
+    close(fd);
+    return false;
+  }
+  SetNonBlocking(fd);
+  event* ev = event_new(base_, fd, EV_READ | EV_PERSIST, &Server::OnAcceptUnix, this);
+  event_add(ev, nullptr);
+  listeners_.emplace_back(fd, ev);
+  DOCKET_LOG(LogLevel::kNotice, "The server is now ready to accept connections at %s",
+             path.c_str());
+  return true;
+}
+
 void Server::CloseTcpListeners() {
   std::erase_if(listeners_, [](const std::pair<int, event*>& l) {
     sockaddr_storage sa{};
@@ -241,6 +269,9 @@ bool Server::Start() {
   for (const std::string& addr : config().bind) {
     if (!Listen(addr, config().port)) return false;
   }
+  if (!config().unixsocket.empty() && !ListenUnix(config().unixsocket, config().unixsocketperm)) {
+    return false;
+  }
   if (listeners_.empty()) {
     DOCKET_LOG(LogLevel::kWarning, "Failed listening on port %d (tcp), aborting.", config().port);
     return false;
@@ -291,6 +322,15 @@ void Server::OnAccept(evutil_socket_t fd, short, void* arg) {
       return;
     }
     self->AcceptClient(cfd, false);
+  }
+}
+
+void Server::OnAcceptUnix(evutil_socket_t fd, short, void* arg) {
+  auto* self = static_cast<Server*>(arg);
+  for (int i = 0; i < kMaxAcceptsPerCall; i++) {
+    int cfd = accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (cfd < 0) return;
+    self->AcceptClient(cfd, true);
   }
 }
 
@@ -502,6 +542,10 @@ void Server::RequestShutdown(const ShutdownRequest& req) {
 bool Server::FinishShutdown() {
   DOCKET_LOG(LogLevel::kWarning, "User requested shutdown...");
   if (!config().pidfile.empty()) unlink(config().pidfile.c_str());
+  if (!config().unixsocket.empty()) {
+    DOCKET_LOG(LogLevel::kNotice, "Removing the unix socket file.");
+    unlink(config().unixsocket.c_str());
+  }
   // Best effort: give clients their last replies before the sockets close.
   for (auto& [id, c] : clients_) c->WriteOutput();
   DOCKET_LOG(LogLevel::kWarning, "Docket is now ready to exit, bye bye...");

@@ -147,6 +147,8 @@ class Server {
   bool Listen(const std::string& addr, int port);
   void CloseTcpListeners();
   static void OnAccept(evutil_socket_t fd, short events, void* arg);
+  static void OnAcceptUnix(evutil_socket_t fd, short events, void* arg);
+  bool ListenUnix(const std::string& path, int64_t perm);
   static void OnReadable(evutil_socket_t fd, short events, void* arg);
   static void OnWritable(evutil_socket_t fd, short events, void* arg);
   static void OnCron(evutil_socket_t fd, short events, void* arg);

@@ -286,11 +286,13 @@ class RespClient:
 class Metric:
     key: str
     label: str           # column label, e.g. "rps", "CPU us/req"
-    higher_is_better: bool
+    higher_is_better: bool | None  # None: informational, shown per side without a ratio
     fmt: str             # format spec for values
 
     def ratio(self, docket, redis):
         """Oriented so that >1 always means Docket is better; None when undefined."""
+        if self.higher_is_better is None:
+            return None
         if docket is None or redis is None or docket <= 0 or redis <= 0:
             return None
         return docket / redis if self.higher_is_better else redis / docket
@@ -301,10 +303,13 @@ class Metric:
 
 METRICS = {m.key: m for m in (
     Metric("rps", "rps", True, ",.0f"),
+    Metric("jobs_s", "jobs/s", True, ",.0f"),
     Metric("cpu_us", "CPU us/req", False, ".2f"),
     Metric("p50_ms", "p50 ms", False, ".3f"),
     Metric("p99_ms", "p99 ms", False, ".3f"),
     Metric("rss_per_key", "RSS bytes/key", False, ",.1f"),
+    Metric("rss_per_elem", "RSS bytes/elem", False, ",.1f"),
+    Metric("client_busy", "loadgen CPU %", None, ".0f"),
 )}
 
 
@@ -330,6 +335,7 @@ class Scenario:
     pipeline: int | None
     table: str             # scenarios with the same table title share one Markdown table
     metrics: tuple
+    note: str = ""         # printed under the table: how the load is generated, caveats
 
     kind = "?"
 
@@ -340,11 +346,15 @@ class Scenario:
 @dataclasses.dataclass(kw_only=True)
 class BenchmarkScenario(Scenario):
     """One redis-benchmark test: `args` is `-t NAME` or a custom command such as
-    ["RPUSH", "mylist", "__rand_int__"]. `setup` commands run over a raw socket first (not timed).
-    redis-benchmark must print exactly one CSV row: prefill with `setup`, not with a second test."""
+    ["RPUSH", "mylist", "__rand_int__"]. `setup` commands run over a raw socket first (not timed);
+    `setup` may instead be a function setup(ctx, requests) (e.g. to prefill a list for pops), and
+    `verify(ctx, requests)` runs after the timed part and raises ScenarioError if the run was
+    hollow (e.g. pops that found the list empty). redis-benchmark must print exactly one CSV row:
+    prefill with `setup`, not with a second test."""
     args: tuple = ()
     requests: int = 100_000
-    setup: tuple = ()
+    setup: object = ()
+    verify: object = None
     metrics: tuple = ("rps", "cpu_us", "p50_ms", "p99_ms")
     table: str = "redis-benchmark"
 
@@ -352,11 +362,15 @@ class BenchmarkScenario(Scenario):
 
     def run(self, ctx):
         requests = ctx.options.requests or scaled(self.requests, ctx.options.quick)
-        if self.setup:
+        if callable(self.setup):
+            self.setup(ctx, requests)
+        elif self.setup:
             run_setup(ctx, self.setup)
         cpu_before = ctx.server.cpu_seconds()
         row = run_redis_benchmark(ctx, self.pipeline, requests, self.args)
         cpu = ctx.server.cpu_seconds() - cpu_before
+        if self.verify:
+            self.verify(ctx, requests)
         result = {"rps": float(row["rps"]), "cpu_us": cpu * 1e6 / requests}
         for key in ("p50", "p99"):
             if row.get(f"{key}_latency_ms"):
@@ -441,7 +455,9 @@ def markdown_table(title, scenarios, medians, failures):
     metrics = [METRICS[k] for k in scenarios[0].metrics]
     header = ["test", "pipeline"]
     for m in metrics:
-        header += [f"docket {m.label}", f"redis {m.label}", f"{m.label} ratio ({m.direction()})"]
+        header += [f"docket {m.label}", f"redis {m.label}"]
+        if m.higher_is_better is not None:
+            header.append(f"{m.label} ratio ({m.direction()})")
     lines = [f"### {title}", "", row_line(header), row_line(["---"] * len(header))]
     for sc in scenarios:
         cells = [sc.label, str(sc.pipeline or "-")]
@@ -450,6 +466,9 @@ def markdown_table(title, scenarios, medians, failures):
         else:
             cells += metric_cells(metrics, medians[sc.name])
         lines.append(row_line(cells))
+    notes = list(dict.fromkeys(sc.note for sc in scenarios if sc.note))
+    if notes:
+        lines += [""] + [f"Note: {note}" for note in notes]
     return "\n".join(lines)
 
 
@@ -457,8 +476,9 @@ def metric_cells(metrics, by_side):
     cells = []
     for m in metrics:
         docket, redis = by_side["docket"].get(m.key), by_side["redis"].get(m.key)
-        cells += [fmt_value(docket, m.fmt), fmt_value(redis, m.fmt),
-                  fmt_ratio(m.ratio(docket, redis))]
+        cells += [fmt_value(docket, m.fmt), fmt_value(redis, m.fmt)]
+        if m.higher_is_better is not None:
+            cells.append(fmt_ratio(m.ratio(docket, redis)))
     return cells
 
 
