@@ -1,4 +1,6 @@
 // docket-server [config-file] [--name value ...]: loads the configuration and runs the server.
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -54,6 +56,11 @@ int main(int argc, char** argv) {
   if (err.empty()) err = config.LoadArgs(args);
   if (!err.empty()) {
     fprintf(stderr, "%s\n", err.c_str());
+    return 1;
+  }
+  // As redis-server: detach, with standard streams on /dev/null (set logfile to keep the log).
+  if (config.values().daemonize && daemon(1, 0) != 0) {
+    perror("daemonize");
     return 1;
   }
   docket::server::Server server(&config);
