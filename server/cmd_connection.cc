@@ -2,6 +2,7 @@
 #include <string>
 
 #include "protocol/errors.h"
+#include "server/args.h"
 #include "server/client.h"
 #include "server/command.h"
 #include "server/server.h"
@@ -11,16 +12,6 @@ namespace docket::server {
 namespace {
 
 namespace errors = protocol::errors;
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); i++) {
-    if (tolower(static_cast<unsigned char>(a[i])) != tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 // PING [message]
 void CmdPing(CommandContext& ctx) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "protocol/errors.h"
+#include "server/args.h"
 #include "server/client.h"
 #include "server/command.h"
 #include "server/server.h"
@@ -23,17 +24,6 @@ void RegisterKeyDbCommands(CommandTable& table);  // cmd_keys_db.cc
 namespace {
 
 namespace errors = protocol::errors;
-
-// strcasecmp(argv[i]->ptr, name): Redis compares the option as a C string, so it ends at the
-// first NUL byte.
-bool OptionIs(std::string_view arg, std::string_view name) {
-  arg = arg.substr(0, arg.find('\0'));
-  if (arg.size() != name.size()) return false;
-  for (size_t i = 0; i < arg.size(); i++) {
-    if (tolower(static_cast<unsigned char>(arg[i])) != name[i]) return false;
-  }
-  return true;
-}
 
 // Redis formats some option names with %s: the text ends at the first NUL byte.
 std::string CString(std::string_view s) { return std::string(s.substr(0, s.find('\0'))); }

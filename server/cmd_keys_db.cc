@@ -5,6 +5,7 @@
 #include <string>
 
 #include "protocol/errors.h"
+#include "server/args.h"
 #include "server/client.h"
 #include "server/command.h"
 #include "server/server.h"
@@ -14,17 +15,6 @@ namespace docket::server {
 namespace {
 
 namespace errors = protocol::errors;
-
-// strcasecmp(argv[i]->ptr, name): Redis compares the option as a C string, so it ends at the
-// first NUL byte.
-bool OptionIs(std::string_view arg, std::string_view name) {
-  arg = arg.substr(0, arg.find('\0'));
-  if (arg.size() != name.size()) return false;
-  for (size_t i = 0; i < arg.size(); i++) {
-    if (tolower(static_cast<unsigned char>(arg[i])) != name[i]) return false;
-  }
-  return true;
-}
 
 // getIntFromObjectOrReply: a 64-bit integer that fits in an int. `error` replaces both of
 // Redis's default texts (not an integer / out of the int range) when given.

@@ -2,6 +2,7 @@
 // LRANGE, LINDEX, LSET, LINSERT, LREM, LTRIM, LPOS, LMOVE, RPOPLPUSH, LMPOP, and the helpers the
 // blocking half (cmd_list_blocking.cc) shares. An emptied list is always deleted, as in Redis.
 // Depends on server/, storage/list.h.
+#include "server/args.h"
 #include "server/cmd_list.h"
 
 #include <algorithm>
@@ -25,14 +26,12 @@ namespace errors = protocol::errors;
 using storage::ListObject;
 using storage::Value;
 using storage::ValueType;
-using string_family::CString;
-using string_family::EqualsNoCase;
 
 bool ParseEnd(CommandContext& ctx, std::string_view arg, End* end) {
   std::string_view s = CString(arg);
-  if (EqualsNoCase(s, "left")) {
+  if (EqualsIgnoreCase(s, "left")) {
     *end = End::kHead;
-  } else if (EqualsNoCase(s, "right")) {
+  } else if (EqualsIgnoreCase(s, "right")) {
     *end = End::kTail;
   } else {
     ctx.reply.Error(errors::kSyntax);
@@ -126,7 +125,7 @@ bool ParseMpopArgs(CommandContext& ctx, size_t numkeys_idx, MpopArgs* out) {
   bool has_count = false;
   for (size_t j = where_idx + 1; j < ctx.argc(); j++) {
     bool more = j + 1 < ctx.argc();
-    if (has_count || !more || !EqualsNoCase(CString(ctx.arg(j)), "count")) {
+    if (has_count || !more || !EqualsIgnoreCase(CString(ctx.arg(j)), "count")) {
       ctx.reply.Error(errors::kSyntax);
       return false;
     }
@@ -304,8 +303,8 @@ void CmdLSet(CommandContext& ctx) {
 // LINSERT key BEFORE|AFTER pivot element
 void CmdLInsert(CommandContext& ctx) {
   std::string_view where = CString(ctx.arg(2)), key = ctx.arg(1);
-  bool before = EqualsNoCase(where, "before");
-  if (!before && !EqualsNoCase(where, "after")) return ctx.reply.Error(errors::kSyntax);
+  bool before = EqualsIgnoreCase(where, "before");
+  if (!before && !EqualsIgnoreCase(where, "after")) return ctx.reply.Error(errors::kSyntax);
   bool wrong;
   Value* v = ctx.LookupWriteOfType(key, ValueType::kList, &wrong);
   if (wrong) return;
@@ -352,7 +351,7 @@ bool ParseLposArgs(CommandContext& ctx, LposArgs* out) {
   for (size_t j = 3; j < ctx.argc(); j++) {
     std::string_view opt = CString(ctx.arg(j));
     bool more = j + 1 < ctx.argc();
-    if (more && EqualsNoCase(opt, "rank")) {
+    if (more && EqualsIgnoreCase(opt, "rank")) {
       if (!LongOrReply(ctx, ctx.arg(++j), &out->rank)) return false;
       if (out->rank == 0) {
         ctx.reply.Error(
@@ -360,11 +359,11 @@ bool ParseLposArgs(CommandContext& ctx, LposArgs* out) {
             "use negative to start from the end of the list");
         return false;
       }
-    } else if (more && EqualsNoCase(opt, "count")) {
+    } else if (more && EqualsIgnoreCase(opt, "count")) {
       if (!RangeOrReply(ctx, ctx.arg(++j), 0, INT64_MAX, "COUNT can't be negative", &out->count)) {
         return false;
       }
-    } else if (more && EqualsNoCase(opt, "maxlen")) {
+    } else if (more && EqualsIgnoreCase(opt, "maxlen")) {
       if (!RangeOrReply(ctx, ctx.arg(++j), 0, INT64_MAX, "MAXLEN can't be negative",
                         &out->maxlen)) {
         return false;

@@ -1,6 +1,7 @@
 // Server commands: TIME, SHUTDOWN and DEBUG SLEEP, the shared HELP replies of the family, and its
 // registration (CONFIG, COMMAND, SLOWLOG and LATENCY live in cmd_config.cc, cmd_command.cc and
 // cmd_slowlog.cc). Depends on server/ and protocol/.
+#include "server/args.h"
 #include "server/cmd_server.h"
 
 #include <sys/time.h>
@@ -14,16 +15,6 @@
 #include "server/server.h"
 
 namespace docket::server {
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); i++) {
-    if (tolower(static_cast<unsigned char>(a[i])) != tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 std::string AsciiToLower(std::string_view s) {
   std::string out(s);

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "server/args.h"
 #include "server/command.h"
 
 namespace docket::server {
@@ -24,7 +25,6 @@ void ReplyHelp(CommandContext& ctx, std::initializer_list<std::string_view> line
 // '<argv[1]>'. Try <ARGV[0]> HELP."
 void ReplySubcommandSyntaxError(CommandContext& ctx);
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 std::string AsciiToLower(std::string_view s);
 std::string AsciiToUpper(std::string_view s);
 

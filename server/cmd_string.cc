@@ -1,6 +1,7 @@
 // The string family (t_string.c): GET, SET and its variants (SETNX, SETEX, PSETEX, GETSET, GETDEL,
 // GETEX), MGET, MSET, MSETNX, APPEND, STRLEN, GETRANGE/SUBSTR, SETRANGE and the counters (INCR,
 // DECR, INCRBY, DECRBY, INCRBYFLOAT). LCS lives in cmd_string_lcs.cc. Depends on server/, storage/.
+#include "server/args.h"
 #include "server/cmd_string.h"
 
 #include <algorithm>
@@ -18,25 +19,7 @@
 
 namespace docket::server {
 
-namespace string_family {
-
-std::string_view CString(std::string_view s) { return s.substr(0, s.find('\0')); }
-
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); i++) {
-    if (tolower(static_cast<unsigned char>(a[i])) != tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace string_family
-
 namespace {
-
-using namespace string_family;  // NOLINT: this family's own helpers
 
 namespace errors = protocol::errors;
 using storage::Value;
@@ -114,7 +97,7 @@ bool ParseExtendedArgs(CommandContext& ctx, ArgsFor kind, ExtendedArgs* out) {
     bool has_next = j + 1 < ctx.argc();
     const OptionRule* match = nullptr;
     for (const OptionRule& rule : kOptionRules) {
-      if (EqualsNoCase(opt, rule.name)) match = &rule;
+      if (EqualsIgnoreCase(opt, rule.name)) match = &rule;
     }
     bool allowed = match != nullptr && (kind == ArgsFor::kSet ? match->for_set : match->for_get) &&
                    (out->flags & match->conflicts) == 0 && (!match->takes_value || has_next);
@@ -164,7 +147,7 @@ bool ReplyGet(CommandContext& ctx, std::string_view key) {
 std::vector<std::string> ArgvWithoutGet(CommandContext& ctx) {
   std::vector<std::string> out;
   for (size_t j = 0; j < ctx.argc(); j++) {
-    if (j >= 3 && EqualsNoCase(CString(ctx.arg(j)), "get")) continue;
+    if (j >= 3 && EqualsIgnoreCase(CString(ctx.arg(j)), "get")) continue;
     out.emplace_back(ctx.arg(j));
   }
   return out;

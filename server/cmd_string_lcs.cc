@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "protocol/errors.h"
+#include "server/args.h"
 #include "server/cmd_string.h"
 #include "server/command.h"
 #include "server/server.h"
@@ -33,13 +34,13 @@ bool ParseLcsOptions(CommandContext& ctx, LcsOptions* opts) {
   for (size_t j = 3; j < ctx.argc(); j++) {
     std::string_view opt = CString(ctx.arg(j));
     bool more = j + 1 < ctx.argc();
-    if (EqualsNoCase(opt, "idx")) {
+    if (EqualsIgnoreCase(opt, "idx")) {
       opts->idx = true;
-    } else if (EqualsNoCase(opt, "len")) {
+    } else if (EqualsIgnoreCase(opt, "len")) {
       opts->len = true;
-    } else if (EqualsNoCase(opt, "withmatchlen")) {
+    } else if (EqualsIgnoreCase(opt, "withmatchlen")) {
       opts->with_match_len = true;
-    } else if (EqualsNoCase(opt, "minmatchlen") && more) {
+    } else if (EqualsIgnoreCase(opt, "minmatchlen") && more) {
       if (!storage::StringToInt64(ctx.arg(++j), &opts->min_match_len)) {
         ctx.reply.Error(protocol::errors::kNotInteger);
         return false;

@@ -1,4 +1,5 @@
 // The command table: registration from Redis's metadata and case-insensitive lookup.
+#include "server/args.h"
 #include "server/command.h"
 
 #include <cstdio>
@@ -10,12 +11,6 @@
 
 namespace docket::server {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 struct FlagName {
   std::string_view name;
@@ -110,7 +105,7 @@ CommandSpec* CommandTable::Lookup(std::span<const std::string_view> argv,
   if (it == fast_.end()) return nullptr;
   CommandSpec* spec = it->second;
   if (spec->subcommands.empty() || argv.size() < 2) return spec;
-  auto sub = spec->subcommands.find(Lower(argv[1]));
+  auto sub = spec->subcommands.find(ToLower(argv[1]));
   if (sub == spec->subcommands.end()) {
     *sub_unknown = true;
     return spec;

@@ -1,6 +1,7 @@
 // Key extraction from Redis 7 key specs, mirroring Redis 7.0.15's getKeysUsingKeySpecs and the
 // getkeys procs that getKeysFromCommandWithSpecs falls back to when a spec cannot be used.
 // Depends on server/command_meta.h and the C++ standard library.
+#include "server/args.h"
 #include "server/command_keys.h"
 
 #include <charconv>
@@ -11,16 +12,6 @@ namespace docket::server {
 namespace {
 
 using Argv = std::span<const std::string_view>;
-
-char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (AsciiLower(a[i]) != AsciiLower(b[i])) return false;
-  }
-  return true;
-}
 
 // True if `word` is one of the space separated words of `words`.
 bool HasWord(std::string_view words, std::string_view word) {
