@@ -20,22 +20,18 @@ bool ParseBlockTimeout(CommandContext& ctx, std::string_view arg, int64_t* deadl
     ctx.reply.Error(protocol::errors::kTimeoutNotFloat);
     return false;
   }
+  // Redis 7.0 casts seconds*1000 to long long: on x86-64 a value out of range (inf, 1e20)
+  // becomes LLONG_MIN, so it is reported as negative.
   long double ms = seconds * 1000.0L;
-  if (ms >= static_cast<long double>(LLONG_MAX) || ms <= static_cast<long double>(LLONG_MIN)) {
-    ctx.reply.Error(protocol::errors::kTimeoutNotFloat);
-    return false;
-  }
-  int64_t tval = static_cast<int64_t>(ms);
+  bool in_range = ms > -9223372036854775808.0L && ms < 9223372036854775808.0L;
+  int64_t tval = in_range ? static_cast<int64_t>(ms) : INT64_MIN;
   if (tval < 0) {
     ctx.reply.Error(protocol::errors::kTimeoutNegative);
     return false;
   }
   if (tval > 0) {
-    if (tval > LLONG_MAX - ctx.now_ms()) {
-      ctx.reply.Error("timeout is out of range");
-      return false;
-    }
-    tval += ctx.now_ms();
+    // A deadline past the end of time waits forever (Redis would overflow here).
+    tval = tval > INT64_MAX - ctx.now_ms() ? INT64_MAX : tval + ctx.now_ms();
   }
   *deadline_ms = tval;
   return true;

@@ -146,20 +146,17 @@ TEST_CASE("a blocked client is served by a push from another connection") {
 TEST_CASE("a blocking pop times out after a decimal timeout with a null array") {
   ServerProcess server;
   RawConn c(server.port());
-  struct Case {
-    std::vector<std::string> argv;
+  const std::vector<std::vector<std::string>> kCommands = {
+      {"BLPOP", "q", "0.2"},
+      {"BRPOP", "q1", "q2", "0.2"},
+      {"BLMPOP", "0.2", "1", "q", "LEFT"},
+      {"BLMOVE", "q", "d", "LEFT", "RIGHT", "0.2"},  // also a null array, not a null bulk
+      {"BRPOPLPUSH", "q", "d", "0.2"},
   };
-  const std::vector<Case> kCases = {
-      {{"BLPOP", "q", "0.2"}},
-      {{"BRPOP", "q1", "q2", "0.2"}},
-      {{"BLMPOP", "0.2", "1", "q", "LEFT"}},
-      {{"BLMOVE", "q", "d", "LEFT", "RIGHT", "0.2"}},  // also a null array, not a null bulk
-      {{"BRPOPLPUSH", "q", "d", "0.2"}},
-  };
-  for (const Case& k : kCases) {
-    INFO("command: ", k.argv[0]);
+  for (const std::vector<std::string>& argv : kCommands) {
+    INFO("command: ", argv[0]);
     long long start = NowMs();
-    CHECK(c.Cmd(k.argv) == "*-1\r\n");
+    CHECK(c.Cmd(argv) == "*-1\r\n");
     long long elapsed = NowMs() - start;
     CHECK(elapsed >= 150);
     CHECK(elapsed < 1500);
@@ -192,8 +189,7 @@ TEST_CASE("blocking timeouts that are not valid") {
   CHECK(c.Cmd({"BLPOP", "q", "0.000001"}) == BulkArray({"q", "a"}));
   // Other argument errors of BLMOVE and BLMPOP.
   CHECK(c.Cmd({"BLMOVE", "q", "d", "UP", "RIGHT", "0"}) == "-ERR syntax error\r\n");
-  CHECK(c.Cmd({"BLMPOP", "0", "0", "q", "LEFT"}) ==
-        "-ERR numkeys should be greater than 0\r\n");
+  CHECK(c.Cmd({"BLMPOP", "0", "0", "q", "LEFT"}) == "-ERR numkeys should be greater than 0\r\n");
   CHECK(c.Cmd({"BLMPOP", "0", "1", "q", "LEFT", "COUNT", "0"}) ==
         "-ERR count should be greater than 0\r\n");
   CHECK(c.Cmd({"BLMPOP", "0", "1", "q", "MIDDLE"}) == "-ERR syntax error\r\n");
@@ -292,10 +288,11 @@ TEST_CASE("CLIENT UNBLOCK") {
     CHECK(waiter.Read() == "*-1\r\n");
   }
   SUBCASE("ERROR") {
-    SendBlocking(waiter, {"BRPOP", "q", "100"});
+    SendBlocking(waiter, {"BRPOP", "q", "0.3"});
     REQUIRE(WaitBlocked(admin, 1));
     CHECK(admin.Cmd({"CLIENT", "UNBLOCK", id, "ERROR"}) == ":1\r\n");
     CHECK(waiter.Read() == "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n");
+    CHECK(waiter.ReadAvailable(400).empty());  // its deadline went with it
   }
   CHECK(WaitBlocked(admin, 0));
   CHECK(admin.Cmd({"CLIENT", "UNBLOCK", id}) == ":0\r\n");  // not blocked any more
@@ -484,8 +481,7 @@ TEST_CASE("a served BLMOVE whose destination is not a list gets WRONGTYPE") {
   REQUIRE(WaitBlocked(admin, 1));
   CHECK(admin.Cmd({"SET", "dst", "string"}) == "+OK\r\n");
   CHECK(admin.Cmd({"RPUSH", "src", "x"}) == ":1\r\n");
-  CHECK(waiter.Read() ==
-        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+  CHECK(waiter.Read() == "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
   CHECK(WaitBlocked(admin, 0));
   CHECK(admin.Cmd({"LRANGE", "src", "0", "-1"}) == BulkArray({"x"}));
   CHECK(admin.Cmd({"GET", "dst"}) == Bulk("string"));
@@ -531,6 +527,86 @@ TEST_CASE("replies of served clients in RESP3") {
   REQUIRE(WaitBlocked(admin, 1));
   CHECK(admin.Cmd({"CLIENT", "UNBLOCK", id}) == ":1\r\n");
   CHECK(waiter.Read() == "_\r\n");
+}
+
+TEST_CASE("a blocked BLMOVE onto its own list passes the element on to the next waiter") {
+  ServerProcess server;
+  RawConn admin(server.port()), rotator(server.port()), popper(server.port());
+  SendBlocking(rotator, {"BLMOVE", "q", "q", "LEFT", "RIGHT", "0"});
+  REQUIRE(WaitBlocked(admin, 1));
+  SendBlocking(popper, {"BLPOP", "q", "0"});
+  REQUIRE(WaitBlocked(admin, 2));
+  CHECK(admin.Cmd({"RPUSH", "q", "x"}) == ":1\r\n");
+  CHECK(rotator.Read() == Bulk("x"));
+  CHECK(popper.Read() == BulkArray({"q", "x"}));
+  CHECK(admin.Cmd({"EXISTS", "q"}) == ":0\r\n");
+}
+
+// Redis 7.0 casts seconds * 1000 to a long long: on x86-64 a value past its range (or infinite)
+// becomes LLONG_MIN, hence "negative"; and it has no "out of range" check on the deadline.
+TEST_CASE("blocking timeouts beyond 64-bit milliseconds, as Redis 7.0") {
+  ServerProcess server;
+  RawConn c(server.port());
+  const std::string kNegative = "-ERR timeout is negative\r\n";
+  CHECK(c.Cmd({"BLPOP", "q", "1e20"}) == kNegative);
+  CHECK(c.Cmd({"BLPOP", "q", "inf"}) == kNegative);
+  CHECK(c.Cmd({"BLPOP", "q", "-inf"}) == kNegative);
+  CHECK(c.Cmd({"BLPOP", "q", "9223372036854776"}) == kNegative);
+  REQUIRE(c.Cmd({"RPUSH", "q", "a", "b"}) == ":2\r\n");
+  CHECK(c.Cmd({"BLPOP", "q", "9223372036854775"}) == BulkArray({"q", "a"}));
+  CHECK(c.Cmd({"BLPOP", "q", "9223371000000000"}) == BulkArray({"q", "b"}));
+}
+
+TEST_CASE("waiters with COUNT and with timeouts") {
+  ServerProcess server;
+  RawConn admin(server.port()), c1(server.port()), c2(server.port()), c3(server.port());
+  SUBCASE("a BLMPOP with COUNT takes its share, the next waiter the rest") {
+    SendBlocking(c1, {"BLMPOP", "0", "1", "q", "LEFT", "COUNT", "2"});
+    REQUIRE(WaitBlocked(admin, 1));
+    SendBlocking(c2, {"BRPOP", "q", "0"});
+    REQUIRE(WaitBlocked(admin, 2));
+    SendBlocking(c3, {"BLPOP", "q", "0"});
+    REQUIRE(WaitBlocked(admin, 3));
+    CHECK(admin.Cmd({"RPUSH", "q", "a", "b", "c"}) == ":3\r\n");
+    CHECK(c1.Read() == "*2\r\n" + Bulk("q") + BulkArray({"a", "b"}));
+    CHECK(c2.Read() == BulkArray({"q", "c"}));
+    CHECK(Quiet(c3));
+    CHECK(WaitBlocked(admin, 1));
+  }
+  SUBCASE("each waiter times out at its own deadline; the others stay") {
+    SendBlocking(c1, {"BLPOP", "q", "0.5"});
+    SendBlocking(c2, {"BLPOP", "q", "0.2"});
+    SendBlocking(c3, {"BLPOP", "q", "0"});
+    REQUIRE(WaitBlocked(admin, 3));
+    long long start = NowMs();
+    CHECK(c2.Read() == "*-1\r\n");
+    CHECK(InfoField(admin, "clients", "blocked_clients") == "2");
+    CHECK(c1.Read() == "*-1\r\n");
+    CHECK(NowMs() - start >= 200);
+    CHECK(WaitBlocked(admin, 1));
+    CHECK(admin.Cmd({"RPUSH", "q", "x"}) == ":1\r\n");
+    CHECK(c3.Read() == BulkArray({"q", "x"}));
+  }
+}
+
+// Two keys of one waiter become ready while blocked clients are served: Redis 7.0 serves it from
+// the key that was signalled first, not from the first of its keys that has elements.
+TEST_CASE("a waiter is served from the key that became ready first") {
+  ServerProcess server;
+  RawConn admin(server.port()), to_b(server.port()), to_a(server.port()), waiter(server.port());
+  SendBlocking(to_b, {"BLMOVE", "c", "b", "LEFT", "RIGHT", "0"});
+  REQUIRE(WaitBlocked(admin, 1));
+  SendBlocking(to_a, {"BLMOVE", "c", "a", "LEFT", "RIGHT", "0"});
+  REQUIRE(WaitBlocked(admin, 2));
+  SendBlocking(waiter, {"BLPOP", "a", "b", "0"});
+  REQUIRE(WaitBlocked(admin, 3));
+  CHECK(admin.Cmd({"RPUSH", "c", "x1", "x2"}) == ":2\r\n");
+  CHECK(to_b.Read() == Bulk("x1"));
+  CHECK(to_a.Read() == Bulk("x2"));
+  CHECK(waiter.Read() == BulkArray({"b", "x1"}));
+  CHECK(admin.Cmd({"LRANGE", "a", "0", "-1"}) == BulkArray({"x2"}));
+  CHECK(admin.Cmd({"EXISTS", "b", "c"}) == ":0\r\n");
+  CHECK(WaitBlocked(admin, 0));
 }
 
 }  // namespace docket::test
