@@ -309,6 +309,7 @@ METRICS = {m.key: m for m in (
     Metric("p99_ms", "p99 ms", False, ".3f"),
     Metric("rss_per_key", "RSS bytes/key", False, ",.1f"),
     Metric("rss_per_elem", "RSS bytes/elem", False, ",.1f"),
+    Metric("server_busy", "server CPU %", None, ".0f"),
     Metric("client_busy", "loadgen CPU %", None, ".0f"),
 )}
 
