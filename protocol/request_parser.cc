@@ -57,11 +57,12 @@ bool EndsToken(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t';
 // Redis finds line ends with strchr() on the query buffer, so a NUL byte before the delimiter
 // hides it: the line stays incomplete until the size limit turns it into a protocol error.
 size_t FindLineEnd(std::string_view s, char delimiter) {
-  size_t at = s.find(delimiter);
-  if (at == std::string_view::npos || std::memchr(s.data(), '\0', at) != nullptr) {
-    return std::string_view::npos;
+  // Protocol lines are a few bytes ("*3", "$5"): one pass over the bytes beats two library scans.
+  for (size_t i = 0; i < s.size(); i++) {
+    if (s[i] == delimiter) return i;
+    if (s[i] == '\0') return std::string_view::npos;
   }
-  return at;
+  return std::string_view::npos;
 }
 
 // One double-quoted token starting after the opening quote. Returns false when unbalanced.

@@ -87,7 +87,7 @@ CommandSpec& CommandTable::RegisterCustom(std::string_view name, int arity, uint
 }
 
 CommandSpec* CommandTable::Find(std::string_view lowercase_name) const {
-  auto it = fast_.find(std::string(lowercase_name));
+  auto it = fast_.find(lowercase_name);
   return it == fast_.end() ? nullptr : it->second;
 }
 
@@ -99,9 +99,10 @@ CommandSpec* CommandTable::Lookup(std::span<const std::string_view> argv,
   std::string_view name = argv[0];
   if (name.size() >= sizeof(buf)) return nullptr;
   for (size_t i = 0; i < name.size(); i++) {
-    buf[i] = static_cast<char>(tolower(static_cast<unsigned char>(name[i])));
+    char c = name[i];
+    buf[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
   }
-  auto it = fast_.find(std::string(buf, name.size()));
+  auto it = fast_.find(std::string_view(buf, name.size()));
   if (it == fast_.end()) return nullptr;
   CommandSpec* spec = it->second;
   if (spec->subcommands.empty() || argv.size() < 2) return spec;

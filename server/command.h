@@ -169,7 +169,17 @@ class CommandTable {
 
  private:
   std::map<std::string, std::unique_ptr<CommandSpec>, std::less<>> commands_;
-  std::unordered_map<std::string, CommandSpec*> fast_;  // lowercase name -> spec
+  // Command names are short: FNV-1a is cheaper than std::hash, and transparent lookup by
+  // string_view avoids building a std::string per command.
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const {
+      uint64_t h = 1469598103934665603ULL;
+      for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+      return h;
+    }
+  };
+  std::unordered_map<std::string, CommandSpec*, NameHash, std::equal_to<>> fast_;  // lowercase
 };
 
 uint32_t ParseFlags(std::string_view redis_flags);
@@ -182,5 +192,6 @@ void RegisterServerCommands(CommandTable& table);
 void RegisterClientCommands(CommandTable& table);
 void RegisterInfoCommands(CommandTable& table);
 void RegisterListCommands(CommandTable& table);
+void RegisterPubsubCommands(CommandTable& table);
 
 }  // namespace docket::server
