@@ -4,6 +4,7 @@
 
 #include <event2/event.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -17,6 +18,12 @@ namespace docket::server {
 
 class Server;
 struct CommandSpec;
+
+// A command queued between MULTI and EXEC, with its own copy of the arguments.
+struct QueuedCommand {
+  const CommandSpec* spec = nullptr;
+  std::vector<std::string> argv;
+};
 
 // A growable byte buffer that, unlike std::string, does not zero the space a read() fills.
 class QueryBuffer {
@@ -56,6 +63,8 @@ enum ClientFlag : uint32_t {
   kClientReplySkip = 1 << 12,
   kClientNoTouch = 1 << 13,
   kClientDenyBlocking = 1 << 14,  // inside EXEC or a script: blocking commands do not block
+  kClientDirtyCas = 1 << 15,      // a WATCHed key changed: EXEC replies the null array
+  kClientDirtyExec = 1 << 16,     // a command was refused while queuing: EXEC aborts
 };
 
 class Client {
@@ -81,6 +90,16 @@ class Client {
   // Output pending for the socket. Replies are appended here and written in BeforeSleep.
   std::string& out() { return out_; }
   size_t pending_output() const { return out_.size() - out_sent_; }
+  // Pending output as Redis accounts it: the first 16 KB fill the fixed reply buffer (CLIENT
+  // LIST obl), the rest is a list of 16 KB blocks (oll) whose bytes (omem) count against
+  // client-output-buffer-limit.
+  static constexpr size_t kReplyChunkBytes = 16 * 1024;
+  size_t output_buffer_bytes() const { return std::min(pending_output(), kReplyChunkBytes); }
+  size_t output_list_bytes() const { return pending_output() - output_buffer_bytes(); }
+  size_t output_list_blocks() const {
+    return (output_list_bytes() + kReplyChunkBytes - 1) / kReplyChunkBytes;
+  }
+  int64_t obuf_soft_limit_reached_time = 0;  // unix seconds; 0 = under the soft limit
   // Writes what the socket takes now. Returns false on a fatal socket error.
   bool WriteOutput();
 
@@ -110,6 +129,10 @@ class Client {
   int64_t ctime_ms = 0;            // connection time
   int64_t last_interaction_ms = 0;  // for `timeout` and CLIENT LIST idle
   std::string last_cmd = "NULL";   // CLIENT LIST cmd=
+  // MULTI/EXEC (server/transaction.h): the queued commands, and their argument bytes plus a
+  // pointer per argument, as Redis counts them for CLIENT LIST multi-mem.
+  std::vector<QueuedCommand> multi_queue;
+  size_t multi_mem = 0;
   uint64_t commands_processed = 0;
   uint64_t net_input_bytes = 0, net_output_bytes = 0;
   size_t query_buffer_size() const { return query_.size(); }

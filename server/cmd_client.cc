@@ -49,6 +49,7 @@ std::string FlagLetters(const Client& c) {
   if (c.Has(kClientPubsub)) f += 'P';
   if (c.Has(kClientMulti)) f += 'x';
   if (c.Has(kClientBlocked) || c.Has(kClientPaused)) f += 'b';
+  if (c.Has(kClientDirtyCas)) f += 'd';
   if (c.Has(kClientCloseAfterReply)) f += 'c';
   if (c.Has(kClientCloseAsap)) f += 'A';
   if (c.Has(kClientUnixSocket)) f += 'U';
@@ -59,23 +60,27 @@ std::string FlagLetters(const Client& c) {
 
 // One CLIENT LIST / CLIENT INFO line (without the trailing newline). Only the running client
 // and clients held by CLIENT PAUSE have a parsed command, so only they report argv-mem.
-std::string ClientInfoLine(Server& server, Client& c, const Client& current) {
+std::string ClientInfoLine(Server& server, Client& c, const Client* current) {
   int64_t now_s = server.NowMs() / 1000;
-  size_t argv_mem = (&c == &current || c.Has(kClientPaused)) ? c.argv_mem() : 0;
+  size_t argv_mem = (&c == current || c.Has(kClientPaused)) ? c.argv_mem() : 0;
   size_t qbuf_cap = c.query_buffer_size() + c.query_buffer_free();
-  size_t tot_mem = sizeof(Client) + qbuf_cap + c.out().capacity() + argv_mem;
+  size_t tot_mem = sizeof(Client) + qbuf_cap + c.out().capacity() + argv_mem + c.multi_mem;
+  int multi = c.Has(kClientMulti) ? static_cast<int>(c.multi_queue.size()) : -1;
+  const PubsubRegistry& pubsub = server.pubsub();
   std::string events;
   if (c.read_event != nullptr && event_pending(c.read_event, EV_READ, nullptr)) events += 'r';
   if (c.write_event != nullptr && event_pending(c.write_event, EV_WRITE, nullptr)) events += 'w';
   return Format(
-      "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 psub=0 "
-      "ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=0 rbs=%zu rbp=%zu obl=%zu "
-      "oll=0 omem=0 tot-mem=%zu events=%s cmd=%s user=default redir=-1 resp=%d",
+      "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%zu psub=%zu "
+      "ssub=%zu multi=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=%zu rbs=%zu rbp=%zu obl=%zu "
+      "oll=%zu omem=%zu tot-mem=%zu events=%s cmd=%s user=default redir=-1 resp=%d",
       static_cast<unsigned long long>(c.id()), c.addr().c_str(), c.laddr().c_str(), c.fd(),
       c.name().c_str(), static_cast<long long>(now_s - c.ctime_ms / 1000),
       static_cast<long long>(now_s - c.last_interaction_ms / 1000), FlagLetters(c).c_str(),
-      c.db_index(), c.Has(kClientMulti) ? 0 : -1, c.query_buffer_size(), c.query_buffer_free(),
-      argv_mem, c.out().capacity(), c.pending_output(), c.pending_output(), tot_mem, events.c_str(),
+      c.db_index(), pubsub.channels_of(c), pubsub.patterns_of(c), pubsub.shard_channels_of(c),
+      multi, c.query_buffer_size(), c.query_buffer_free(), argv_mem, c.multi_mem,
+      c.out().capacity(), c.pending_output(), c.output_buffer_bytes(), c.output_list_blocks(),
+      c.output_list_bytes(), tot_mem, events.c_str(),
       c.last_cmd.c_str(), c.resp());
 }
 
@@ -107,7 +112,7 @@ void CmdClientGetName(CommandContext& ctx) {
 
 // CLIENT INFO
 void CmdClientInfo(CommandContext& ctx) {
-  ctx.reply.Verbatim(ClientInfoLine(ctx.server, ctx.client, ctx.client) + "\n", "txt");
+  ctx.reply.Verbatim(ClientInfoLine(ctx.server, ctx.client, &ctx.client) + "\n", "txt");
 }
 
 // CLIENT LIST [TYPE normal|master|replica|pubsub] [ID client-id [client-id ...]]
@@ -122,7 +127,7 @@ void CmdClientList(CommandContext& ctx) {
       int64_t id;
       if (!storage::StringToInt64(ctx.arg(j), &id)) return ctx.reply.Error("Invalid client ID");
       Client* c = id > 0 ? ctx.server.FindClient(static_cast<uint64_t>(id)) : nullptr;
-      if (c != nullptr) out += ClientInfoLine(ctx.server, *c, ctx.client) + "\n";
+      if (c != nullptr) out += ClientInfoLine(ctx.server, *c, &ctx.client) + "\n";
     }
     return ctx.reply.Verbatim(out, "txt");
   } else if (ctx.argc() != 2) {
@@ -130,7 +135,7 @@ void CmdClientList(CommandContext& ctx) {
   }
   for (const auto& [id, c] : ctx.server.clients()) {
     if (type && TypeOf(*c) != *type) continue;
-    out += ClientInfoLine(ctx.server, *c, ctx.client) + "\n";
+    out += ClientInfoLine(ctx.server, *c, &ctx.client) + "\n";
   }
   ctx.reply.Verbatim(out, "txt");
 }
@@ -375,12 +380,20 @@ void CmdClientHelp(CommandContext& ctx) {
 
 // MONITOR
 void CmdMonitor(CommandContext& ctx) {
+  // Queued in MULTI, it runs inside EXEC, where a client expects one reply per command.
+  if (ctx.client.Has(kClientDenyBlocking)) {
+    return ctx.reply.Error("MONITOR isn't allowed for DENY BLOCKING client");
+  }
   if (ctx.client.Has(kClientMonitor)) return;  // as Redis: a second MONITOR gets no reply
   ctx.server.AddMonitor(ctx.client);
   ctx.reply.Ok();
 }
 
 }  // namespace
+
+std::string ClientInfoString(Server& server, Client& c) {
+  return ClientInfoLine(server, c, nullptr);
+}
 
 void RegisterClientCommands(CommandTable& table) {
   table.Register("client|id", CmdClientId);

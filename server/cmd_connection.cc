@@ -6,6 +6,7 @@
 #include "server/client.h"
 #include "server/command.h"
 #include "server/server.h"
+#include "server/transaction.h"
 #include "storage/number.h"
 
 namespace docket::server {
@@ -158,8 +159,10 @@ void CmdReset(CommandContext& ctx) {
   c.set_db_index(0);
   c.set_resp(2);
   c.set_name("");
+  ctx.server.pubsub().RemoveClient(c);  // leaves every channel and pattern, without replies
+  DiscardTransaction(ctx.server, c);    // leaves MULTI and unwatches every key
   for (ClientFlag f : {kClientReplyOff, kClientReplySkip, kClientReplySkipNext, kClientNoEvict,
-                       kClientNoTouch, kClientMulti, kClientPubsub}) {
+                       kClientNoTouch, kClientPubsub}) {
     c.Clear(f);
   }
   if (c.Has(kClientMonitor)) ctx.server.RemoveMonitor(c);  // as Redis: a normal client again

@@ -132,7 +132,7 @@ void AppendClients(Server& server, std::string& out) {
   size_t max_in = 0, max_out = 0, blocked = server.blocked_clients();
   for (const auto& [id, c] : server.clients()) {
     max_in = std::max(max_in, c->query_buffer_size() + c->query_buffer_free());
-    max_out = std::max(max_out, c->pending_output());
+    max_out = std::max(max_out, c->output_list_bytes());  // Redis's omem
     if (c->Has(kClientPaused)) blocked++;  // Redis blocks a client held by CLIENT PAUSE
   }
   out += "# Clients\r\n";
@@ -280,9 +280,11 @@ void AppendStats(Server& server, std::string& out) {
               "evicted_clients", "total_eviction_exceeded_time", "current_eviction_exceeded_time"});
   Line(out, "keyspace_hits", U(st.keyspace_hits));
   Line(out, "keyspace_misses", U(st.keyspace_misses));
-  Zeros(out, {"pubsub_channels", "pubsub_patterns", "pubsubshard_channels", "latest_fork_usec",
-              "total_forks", "migrate_cached_sockets", "slave_expires_tracked_keys",
-              "active_defrag_hits", "active_defrag_misses", "active_defrag_key_hits",
+  Line(out, "pubsub_channels", U(server.pubsub().channel_count()));
+  Line(out, "pubsub_patterns", U(server.pubsub().pattern_count()));
+  Line(out, "pubsubshard_channels", U(server.pubsub().shard_channel_count()));
+  Zeros(out, {"latest_fork_usec", "total_forks", "migrate_cached_sockets",
+              "slave_expires_tracked_keys", "active_defrag_hits", "active_defrag_misses", "active_defrag_key_hits",
               "active_defrag_key_misses", "total_active_defrag_time", "current_active_defrag_time",
               "tracking_total_keys", "tracking_total_items", "tracking_total_prefixes"});
   Line(out, "unexpected_error_replies", U(st.unexpected_error_replies));

@@ -193,5 +193,6 @@ void RegisterClientCommands(CommandTable& table);
 void RegisterInfoCommands(CommandTable& table);
 void RegisterListCommands(CommandTable& table);
 void RegisterPubsubCommands(CommandTable& table);
+void RegisterMultiCommands(CommandTable& table);
 
 }  // namespace docket::server

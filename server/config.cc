@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "protocol/request_parser.h"
+#include "server/pubsub.h"
 #include "storage/glob.h"
 #include "storage/number.h"
 
@@ -328,6 +329,8 @@ ConfigRegistry::ConfigRegistry() {
   Add(StringParam("appenddirname", &Config::appenddirname, true));
   Add(BindParam());
   Add(DirParam());
+  Add(NotifyKeyspaceEventsParam());
+  Add(ClientOutputBufferLimitParam());
   // port is an int, not int64: bind its accessors by hand.
   port.set = [](Config& c, const std::vector<std::string>& v) -> std::string {
     int64_t n;

@@ -12,6 +12,14 @@
 
 namespace docket::server {
 
+// client-output-buffer-limit classes (Redis's CLIENT_TYPE_NORMAL / SLAVE / PUBSUB) and limits.
+enum ClientOutputClass { kObufNormal = 0, kObufReplica = 1, kObufPubsub = 2, kObufClasses = 3 };
+struct ClientOutputLimit {
+  uint64_t hard_bytes = 0;
+  uint64_t soft_bytes = 0;
+  int64_t soft_seconds = 0;
+};
+
 // The values in force. Fields are read directly by the rest of the server.
 struct Config {
   int port = 6379;
@@ -41,7 +49,9 @@ struct Config {
   int64_t unixsocketperm = 0;  // octal in the config file; 0 leaves the umask's mode
   int64_t active_expire_effort = 1;
   bool lazyfree_lazy_user_flush = false;
-  std::string notify_keyspace_events;
+  int notify_keyspace_events = 0;  // NotifyClass bits (server/pubsub.h)
+  ClientOutputLimit client_obuf_limits[kObufClasses] = {
+      {0, 0, 0}, {256ULL << 20, 64ULL << 20, 60}, {32ULL << 20, 8ULL << 20, 60}};
   // RDB snapshots are not written (the append-only file is Docket's persistence); `save` is
   // accepted and reported so redis.conf files and clients that read it keep working.
   std::string save = "3600 1 300 100 60 10000";

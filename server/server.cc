@@ -115,12 +115,17 @@ Server::Server(ConfigRegistry* config) : config_(config) {
   RegisterClientCommands(commands_);
   RegisterInfoCommands(commands_);
   RegisterListCommands(commands_);
+  RegisterPubsubCommands(commands_);
+  RegisterMultiCommands(commands_);
   InstallConfigApplyHooks(*this);
   keyspace_->set_expire_hook([this](int db, std::string_view key) {
     std::string_view argv[2] = {"DEL", key};
     Propagate(db, argv);
     NotifyKeyspaceEvent('x', "expired", key, db);
     SignalModifiedKey(db, key);
+  });
+  keyspace_->set_new_key_hook([this](int db, std::string_view key) {
+    NotifyKeyspaceEvent('n', "new", key, db);  // a no-op unless 'n' is enabled
   });
 }
 
@@ -403,6 +408,7 @@ void Server::OnWritable(evutil_socket_t, short, void* arg) {
 }
 
 void Server::QueueWrite(Client& c) {
+  if (CheckOutputBufferLimits(c)) return;
   if (c.Has(kClientPendingWrite) || c.Has(kClientCloseAsap)) return;
   c.Set(kClientPendingWrite);
   pending_writes_.push_back(&c);
@@ -426,6 +432,33 @@ void Server::HandlePendingWrites() {
   }
 }
 
+bool Server::CheckOutputBufferLimits(Client& c) {
+  const ClientOutputLimit& limit =
+      config().client_obuf_limits[c.Has(kClientPubsub) ? kObufPubsub : kObufNormal];
+  if ((limit.hard_bytes | limit.soft_bytes) == 0) return false;  // normal clients by default
+  size_t used = c.output_list_bytes();
+  if (used == 0 || c.Has(kClientCloseAsap)) return false;
+  bool hard = limit.hard_bytes != 0 && used >= limit.hard_bytes;
+  bool soft = limit.soft_bytes != 0 && used >= limit.soft_bytes;
+  if (soft) {
+    int64_t now_s = keyspace_->now_ms() / 1000;  // the command clock, as Redis's unixtime
+    if (c.obuf_soft_limit_reached_time == 0) {
+      c.obuf_soft_limit_reached_time = now_s;
+      soft = false;  // first time over the soft limit
+    } else if (now_s - c.obuf_soft_limit_reached_time <= limit.soft_seconds) {
+      soft = false;
+    }
+  } else {
+    c.obuf_soft_limit_reached_time = 0;
+  }
+  if (!soft && !hard) return false;
+  DOCKET_LOG(LogLevel::kWarning,
+             "Client %s scheduled to be closed ASAP for overcoming of output buffer limits.",
+             ClientInfoString(*this, c).c_str());
+  CloseClientAsync(c);
+  return true;
+}
+
 void Server::CloseClientAsync(Client& c) {
   if (c.Has(kClientCloseAsap)) return;
   c.Set(kClientCloseAsap);
@@ -442,6 +475,8 @@ void Server::FreeClosingClients() {
 
 void Server::FreeClient(Client* c) {
   blocking_.Unblock(*c);
+  watches_.UnwatchAll(*c);
+  pubsub_.RemoveClient(*c);
   auto drop = [c](std::vector<uint64_t>& ids) { std::erase(ids, c->id()); };
   drop(unblocked_);
   drop(monitors_);
@@ -638,13 +673,23 @@ bool Server::ProcessCommand(Client& c, std::span<const std::string_view> argv) {
   bool rejected = RejectCommand(c, argv, spec, sub_unknown);
   c.reply().set_buffer(&c.out());
   if (rejected) {
+    if (c.Has(kClientMulti)) c.Set(kClientDirtyExec);  // Redis's flagTransaction
     c.commands_processed++;
     ResetReplySkip(c);
     return true;
   }
-  if (IsPausedFor(*spec) && !c.Has(kClientMonitor)) {
+  if ((IsPausedFor(*spec) || (IsExecCommand(*spec) && IsPausedForTransaction(c))) &&
+      !c.Has(kClientMonitor)) {
     PauseClient(c);
     return false;
+  }
+  if (c.Has(kClientMulti) && !RunsInsideMulti(*spec)) {
+    if (c.Has(kClientReplyOff) || c.Has(kClientReplySkip)) c.reply().set_buffer(&discarded);
+    QueueMultiCommand(c, *spec, argv);
+    c.reply().set_buffer(&c.out());
+    c.commands_processed++;
+    ResetReplySkip(c);
+    return true;
   }
   Call(c, *spec, argv);
   ResetReplySkip(c);
@@ -677,6 +722,12 @@ bool Server::RejectCommand(Client& c, std::span<const std::string_view> argv, Co
     spec->stats.rejected_calls++;
     return true;
   }
+  if (!spec->ArityOk(argv.size()) && IsExecCommand(*spec)) {
+    // As Redis's rejectCommand, with or without MULTI (the only refusal EXEC can meet here).
+    AbortExec(c, argv, "wrong number of arguments for 'exec' command");
+    spec->stats.rejected_calls++;
+    return true;
+  }
   if (!spec->ArityOk(argv.size()) || (spec->handler == nullptr)) {
     reply.Error("wrong number of arguments for '" + spec->fullname + "' command");
     spec->stats.rejected_calls++;
@@ -696,6 +747,11 @@ bool Server::RejectCommand(Client& c, std::span<const std::string_view> argv, Co
   // is cleared by CONFIG SET.
   if (!c.authenticated() && !config().requirepass.empty() && !spec->Has(kCmdNoAuth)) {
     reply.Error(protocol::errors::kNoAuth);
+    spec->stats.rejected_calls++;
+    return true;
+  }
+  if (c.Has(kClientMulti) && spec->Has(kCmdNoMulti)) {
+    reply.Error("Command not allowed inside a transaction");
     spec->stats.rejected_calls++;
     return true;
   }
@@ -726,6 +782,7 @@ void Server::Call(Client& c, const CommandSpec& spec, std::span<const std::strin
                   bool reprocessing, std::string_view ready_key) {
   int64_t start = NowUs();
   uint64_t errors_before = c.reply().errors();
+  errors_mark_ = stats_.total_error_replies;
   std::string discarded;
   bool muted = c.Has(kClientReplyOff) || c.Has(kClientReplySkip);
   if (muted) c.reply().set_buffer(&discarded);
@@ -744,7 +801,12 @@ void Server::Call(Client& c, const CommandSpec& spec, std::span<const std::strin
     spec.stats.calls++;
   }
   spec.stats.usec += duration;
-  if (c.reply().errors() > errors_before) spec.stats.failed_calls++;
+  // As Redis's incrCommandStatsOnError: errors since the last call ended, so that EXEC does not
+  // count its queued commands' errors as its own.
+  if (c.reply().errors() > errors_before && stats_.total_error_replies > errors_mark_) {
+    spec.stats.failed_calls++;
+  }
+  errors_mark_ = stats_.total_error_replies;
   std::vector<std::string_view> shown;  // argv with passwords hidden, for slowlog and monitor
   if (ctx.redacted != 0) {
     shown.assign(argv.begin(), argv.end());
@@ -816,8 +878,8 @@ void Server::FeedMonitors(Client& c, int db, std::span<const std::string_view> a
 }
 
 void Server::SignalModifiedKey(int db, std::string_view key) {
-  // WATCH invalidation (transactions) attaches here too.
   blocking_.SignalKey(db, key);
+  watches_.Touch(keyspace_->db(db), key);
 }
 
 void Server::OnBlockTimer(evutil_socket_t, short, void*) {
@@ -851,15 +913,27 @@ void Server::ProcessUnblockedClients() {
   }
 }
 
+// Redis's notifyKeyspaceEvent: `__keyspace@<db>__:<key>` gets the event name and
+// `__keyevent@<db>__:<event>` gets the key, for the classes notify-keyspace-events enables.
 void Server::NotifyKeyspaceEvent(char type, std::string_view event, std::string_view key, int db) {
-  // Keyspace notifications (pub/sub) attach here.
-  (void)type;
-  (void)event;
-  (void)key;
-  (void)db;
+  int flags = config().notify_keyspace_events;
+  if ((flags & NotifyClassOf(type)) == 0) return;
+  std::string channel;
+  if (flags & kNotifyKeyspace) {
+    channel = "__keyspace@" + std::to_string(db) + "__:";
+    channel.append(key);
+    pubsub_.Publish(channel, event, false);
+  }
+  if (flags & kNotifyKeyevent) {
+    channel = "__keyevent@" + std::to_string(db) + "__:";
+    channel.append(event);
+    pubsub_.Publish(channel, key, false);
+  }
 }
 
 void Server::Propagate(int db, std::span<const std::string_view> argv) {
+  // EXEC sends its commands out as one unit when it ends (ExecTransaction).
+  if (exec_propagation_.collecting()) return exec_propagation_.Add(db, argv);
   // The append-only file attaches here.
   (void)db;
   (void)argv;

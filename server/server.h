@@ -20,7 +20,9 @@
 #include "server/command.h"
 #include "server/config.h"
 #include "server/latency.h"
+#include "server/pubsub.h"
 #include "server/slowlog.h"
+#include "server/transaction.h"
 #include "storage/keyspace.h"
 
 namespace docket::server {
@@ -107,6 +109,19 @@ class Server {
     return blocking_.blocked_clients() + paused_clients_.size();
   }
   BlockingRegistry& blocking() { return blocking_; }
+  PubsubRegistry& pubsub() { return pubsub_; }
+  // Transactions (transaction.cc). ExecTransaction is EXEC's body once the transaction may run:
+  // the queued commands through Call, blocking denied, their replies one array; what they
+  // propagate goes out alone or, for several commands, wrapped in MULTI ... EXEC.
+  WatchRegistry& watches() { return watches_; }
+  void ExecTransaction(Client& c);
+  // EXEC refused (Redis's execCommandAbort, MULTI or not): discards, replies -EXECABORT with why.
+  void AbortExec(Client& c, std::span<const std::string_view> argv, std::string_view why);
+  // CLIENT PAUSE holds back an EXEC whose queued commands it would hold back.
+  bool IsPausedForTransaction(const Client& c) const;
+  // Redis's closeClientOnOutputBufferLimitReached(async): closes c (logged) when its pending
+  // output passes the client-output-buffer-limit of its class. True when c is being closed.
+  bool CheckOutputBufferLimits(Client& c);
   // Runs a blocked client's command again (BlockingRegistry, when a key it waits on changed).
   void RerunBlockedCommand(Client& c, const BlockedState& state, std::string_view ready_key);
   // c left the blocked state (served, timed out, unblocked): its reply goes out and its
@@ -184,6 +199,10 @@ class Server {
   ServerStats stats_;
   SlowLog slowlog_;
   BlockingRegistry blocking_{this};
+  PubsubRegistry pubsub_{this};
+  WatchRegistry watches_;
+  PropagationBuffer exec_propagation_;  // collects while EXEC runs
+  uint64_t errors_mark_ = 0;  // total_error_replies when the last Call (or nested Call) ended
   std::vector<uint64_t> unblocked_;  // clients to resume in BeforeSleep
   event* block_timer_ = nullptr;     // wakes the loop at the next blocking deadline
   LatencyMonitor latency_;
@@ -211,5 +230,8 @@ class Server {
 // Installs the CONFIG SET hooks that act on the running server (loglevel, port, bind,
 // maxclients); defined in cmd_config.cc.
 void InstallConfigApplyHooks(Server& server);
+
+// CLIENT LIST's line for c, as Redis's catClientInfoString (defined in cmd_client.cc).
+std::string ClientInfoString(Server& server, Client& c);
 
 }  // namespace docket::server

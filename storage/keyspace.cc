@@ -60,6 +60,7 @@ Value& Database::Set(std::string_view key, Value value, bool keep_ttl) {
   e->value = std::move(value);
   e->value.set_access_time(owner_->access_clock());
   if (!created && !keep_ttl && !expires_.empty()) expires_.Erase(key);
+  if (created && owner_->new_key_hook()) owner_->new_key_hook()(index_, key);
   return e->value;
 }
 
@@ -67,6 +68,7 @@ Value& Database::Add(std::string_view key, Value value) {
   auto [e, created] = keys_.Insert(key);
   e->value = std::move(value);
   e->value.set_access_time(owner_->access_clock());
+  if (created && owner_->new_key_hook()) owner_->new_key_hook()(index_, key);
   return e->value;
 }
 

@@ -20,6 +20,8 @@ class Keyspace;
 // Called just before an expired key is deleted (lazily or by the active cycle), so the owner can
 // propagate a DEL, send the `expired` event and count it.
 using ExpireHook = std::function<void(int db, std::string_view key)>;
+// Called when Set or Add creates a key (Redis's dbAdd: the `new` keyspace event).
+using NewKeyHook = std::function<void(int db, std::string_view key)>;
 
 class Database {
  public:
@@ -118,6 +120,8 @@ class Keyspace {
 
   void set_expire_hook(ExpireHook hook) { expire_hook_ = std::move(hook); }
   const ExpireHook& expire_hook() const { return expire_hook_; }
+  void set_new_key_hook(NewKeyHook hook) { new_key_hook_ = std::move(hook); }
+  const NewKeyHook& new_key_hook() const { return new_key_hook_; }
 
   std::mt19937_64& rng() { return rng_; }
   uint64_t expired_keys() const { return expired_keys_; }
@@ -132,6 +136,7 @@ class Keyspace {
   int64_t now_ms_ = 0;
   bool expire_paused_ = false;
   ExpireHook expire_hook_;
+  NewKeyHook new_key_hook_;
   std::mt19937_64 rng_;
   uint64_t expired_keys_ = 0;
 };
