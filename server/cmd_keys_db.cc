@@ -130,14 +130,16 @@ void CmdCopy(CommandContext& ctx) {
 // DBSIZE (logically expired keys not yet deleted still count, as in Redis)
 void CmdDbsize(CommandContext& ctx) { ctx.reply.Integer(static_cast<int64_t>(ctx.db.size())); }
 
-// Every key of db is modified (WATCH, blocked clients) after a flush or swap.
+// Clients blocked on a key of keys_of, in database index, look again after a flush or swap.
+// (WATCH has its own rules for these: WatchRegistry::TouchAllInDb, before the change.)
 void SignalAllKeys(CommandContext& ctx, storage::Database& keys_of, int index) {
-  storage::Database& target = ctx.keyspace().db(index);
-  keys_of.ForEach([&](storage::Database::Entry& e) { ctx.KeyModified(target, e.key); });
+  keys_of.ForEach(
+      [&](storage::Database::Entry& e) { ctx.server.blocking().SignalKey(index, e.key); });
 }
 
 // Empties database index and signals its keys; returns how many keys it held.
 int64_t FlushDb(CommandContext& ctx, int index) {
+  ctx.server.watches().TouchAllInDb(ctx.keyspace().db(index), nullptr);
   storage::Database old(&ctx.keyspace(), index);
   old.Swap(ctx.keyspace().db(index));
   SignalAllKeys(ctx, old, index);
@@ -180,6 +182,8 @@ void CmdSwapdb(CommandContext& ctx) {
   int n = ctx.keyspace().count();
   if (a < 0 || a >= n || b < 0 || b >= n) return ctx.reply.Error(errors::kDbIndexOutOfRange);
   if (a != b) {
+    ctx.server.watches().TouchAllInDb(ctx.keyspace().db(a), &ctx.keyspace().db(b));
+    ctx.server.watches().TouchAllInDb(ctx.keyspace().db(b), &ctx.keyspace().db(a));
     ctx.keyspace().Swap(a, b);
     // A key of either database may now exist, be gone or hold another value in both.
     for (int from : {a, b}) {

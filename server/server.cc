@@ -678,7 +678,7 @@ bool Server::ProcessCommand(Client& c, std::span<const std::string_view> argv) {
     ResetReplySkip(c);
     return true;
   }
-  if ((IsPausedFor(*spec) || (IsExecCommand(*spec) && IsPausedForTransaction(c))) &&
+  if ((IsPausedFor(*spec) || (paused() && IsExecCommand(*spec) && IsPausedForTransaction(c))) &&
       !c.Has(kClientMonitor)) {
     PauseClient(c);
     return false;

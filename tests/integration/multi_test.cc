@@ -75,8 +75,9 @@ TEST_CASE("MULTI / EXEC / DISCARD replies and errors") {
   CHECK(c.Cmd({"GET", "k"}) == Bulk("v"));
 
   // A runtime error is that command's reply; the others still run (no rollback).
-  CHECK(Transaction(c, {{"SET", "n", "1"}, {"LPUSH", "n", "x"}, {"INCR", "n"}}) ==
-        "*3\r\n+OK\r\n-WRONGTYPE Operation against a key holding the wrong kind of value\r\n:2\r\n");
+  CHECK(
+      Transaction(c, {{"SET", "n", "1"}, {"LPUSH", "n", "x"}, {"INCR", "n"}}) ==
+      "*3\r\n+OK\r\n-WRONGTYPE Operation against a key holding the wrong kind of value\r\n:2\r\n");
 
   // QUIT runs at once inside MULTI.
   CHECK(c.Cmd({"MULTI"}) == "+OK\r\n");

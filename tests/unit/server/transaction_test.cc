@@ -52,7 +52,8 @@ TEST_CASE_FIXTURE(Fixture, "a touched key makes its watchers dirty and unwatches
   CHECK(watches.empty());
 }
 
-TEST_CASE_FIXTURE(Fixture, "a key expired when watched: its deletion is no change, a new value is") {
+TEST_CASE_FIXTURE(Fixture,
+                  "a key expired when watched: its deletion is no change, a new value is") {
   Set(db0, "k", 500);  // already expired at now = 1000
   watches.Watch(a, db0, "k");
   CHECK_FALSE(watches.AnyExpired(a, keyspace));
@@ -93,6 +94,20 @@ TEST_CASE_FIXTURE(Fixture, "swapping in an expired key marks the watch expired, 
   CHECK_FALSE(a.Has(kClientDirtyCas));
   db0.Swap(db1);
   CHECK_FALSE(watches.AnyExpired(a, keyspace));  // expired already: ignored at EXEC
+}
+
+TEST_CASE_FIXTURE(Fixture, "swapping a live key over one expired when watched is a change") {
+  Set(db0, "k", 500);
+  watches.Watch(a, db0, "k");
+  Set(db1, "k");
+  watches.TouchAllInDb(db0, &db1);
+  CHECK(a.Has(kClientDirtyCas));
+
+  Set(db0, "gone", 500);  // expired on both sides: still expired, no change
+  Set(db1, "gone", 600);
+  watches.Watch(b, db0, "gone");
+  watches.TouchAllInDb(db0, &db1);
+  CHECK_FALSE(b.Has(kClientDirtyCas));
 }
 
 TEST_CASE("the propagation buffer keeps commands while collecting") {
