@@ -298,8 +298,10 @@ class FanoutRun:
         first_publish = last_receive = now_ns()
         while delivered < total or self.acked < messages:
             room = window - (self.sent - delivered // subscribers)
-            if self.sent < messages and room >= min(batch, messages - self.sent):
-                self.publish(min(batch, messages - self.sent, room))
+            while self.sent < messages and room >= min(batch, messages - self.sent):
+                count = min(batch, messages - self.sent)
+                self.publish(count)
+                room -= count
             events = poller.poll(STALL_TIMEOUT_S)
             if not events:
                 raise bl.ScenarioError(f"stalled: {delivered}/{total} deliveries, "
