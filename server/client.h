@@ -128,7 +128,9 @@ class Client {
 
   int64_t ctime_ms = 0;            // connection time
   int64_t last_interaction_ms = 0;  // for `timeout` and CLIENT LIST idle
-  std::string last_cmd = "NULL";   // CLIENT LIST cmd=
+  // CLIENT LIST cmd=: a command's full name (CommandSpec names live as long as the server) or a
+  // literal; a view so the hot path copies nothing.
+  std::string_view last_cmd = "NULL";
   // MULTI/EXEC (server/transaction.h): the queued commands, and their argument bytes plus a
   // pointer per argument, as Redis counts them for CLIENT LIST multi-mem.
   std::vector<QueuedCommand> multi_queue;

@@ -81,7 +81,7 @@ std::string ClientInfoLine(Server& server, Client& c, const Client* current) {
       multi, c.query_buffer_size(), c.query_buffer_free(), argv_mem, c.multi_mem,
       c.out().capacity(), c.pending_output(), c.output_buffer_bytes(), c.output_list_blocks(),
       c.output_list_bytes(), tot_mem, events.c_str(),
-      c.last_cmd.c_str(), c.resp());
+      std::string(c.last_cmd).c_str(), c.resp());
 }
 
 // Redis's clientSetName rule (also CLIENT SETINFO values): printable ASCII without spaces.

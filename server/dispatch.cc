@@ -179,13 +179,17 @@ void Server::Call(Client& c, const CommandSpec& spec, std::span<const std::strin
     }
     argv = shown;
   }
-  if (!spec.Has(kCmdSkipSlowlog)) {
-    slowlog_.Maybe(argv, duration, config().slowlog_log_slower_than,
-                   static_cast<size_t>(config().slowlog_max_len), NowMs() / 1000, c.addr(),
-                   c.name());
+  // Thresholds first: most commands are fast, and the clock read is not free.
+  int64_t slower_than = config().slowlog_log_slower_than;
+  if (!spec.Has(kCmdSkipSlowlog) && slower_than >= 0 && duration >= slower_than) {
+    slowlog_.Maybe(argv, duration, slower_than, static_cast<size_t>(config().slowlog_max_len),
+                   NowMs() / 1000, c.addr(), c.name());
   }
-  latency_.Maybe(spec.Has(kCmdFast) ? "fast-command" : "command", duration / 1000,
-                 config().latency_monitor_threshold, NowMs() / 1000);
+  int64_t latency_threshold = config().latency_monitor_threshold;
+  if (latency_threshold > 0 && duration / 1000 >= latency_threshold) {
+    latency_.Maybe(spec.Has(kCmdFast) ? "fast-command" : "command", duration / 1000,
+                   latency_threshold, NowMs() / 1000);
+  }
   if (ctx.dirty > 0) {
     dirty_ += ctx.dirty;
     if (ctx.rewritten.empty()) {

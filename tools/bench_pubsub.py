@@ -32,7 +32,7 @@ STALL_TIMEOUT_S = 10
 # ---------------------------------------------------------------------------------------------
 # redis-benchmark PUBLISH with 0 or 10 drained subscribers
 
-PUBLISH_PIPELINES = ((1, 100_000), (32, 2_000_000))  # (pipeline, requests): 1-3 s on redis 7
+PUBLISH_PIPELINES = ((1, 100_000), (32, 3_000_000))  # (pipeline, requests): 1-3 s on redis 7
 PUBLISH_SUBSCRIBERS = (0, 10)
 CHANNEL = b"chan"
 PAYLOAD = b"payload"
@@ -202,9 +202,12 @@ def publish_scenarios():
 # ---------------------------------------------------------------------------------------------
 # Fan-out: one publisher, many subscribers, publish-to-receive latency
 
-FANOUT_RUNS = ((1, 200_000), (100, 20_000), (1000, 2_000))  # (subscribers, messages)
-FANOUT_WINDOW_DELIVERIES = 2000  # deliveries in flight: the window in messages is this / subs
-FANOUT_MAX_WINDOW = 50           # ... at most this many messages, like the BRPOP producer
+FANOUT_RUNS = ((1, 500_000), (100, 30_000), (1000, 3_000))  # (subscribers, messages)
+# At most this many messages published but not yet delivered, FANOUT_BATCH per write. Smaller
+# windows leave both sides waiting for each other (each is idle while the other works) and then
+# measure wake-up latency rather than the server; with 50 the server is the busy side.
+FANOUT_WINDOW = 50
+FANOUT_BATCH = 10
 FANOUT_CHANNEL = b"fan"
 FANOUT_SIZE = 64
 FANOUT_BODY = b"%019d:%010d:"    # publish time (perf_counter_ns), sequence number: 31 bytes
@@ -216,24 +219,24 @@ SENT_AT = slice(len(DELIVERY_HEAD), len(DELIVERY_HEAD) + 19)
 SEQ_START = len(DELIVERY_HEAD) + 20
 SEQ_END = SEQ_START + 10
 RECV_SIZE = 1 << 16
+# The last digit of every sequence number in a read, in order, must be a slice of this.
+LAST_DIGITS = b"0123456789" * (RECV_SIZE // DELIVERY_LEN // 10 + 3)
 FANOUT_NOTE = (
     "fan-out load: ONE Python process on the load-generator CPU (epoll over non-blocking sockets) "
     f"is both the publisher and every subscriber. The publisher pipelines `PUBLISH fan "
-    f"<{FANOUT_SIZE}-byte message>` with at most W messages in flight (the pipeline column: W = "
-    f"{FANOUT_WINDOW_DELIVERIES} deliveries / subscribers, at most {FANOUT_MAX_WINDOW}; in flight "
-    "= published minus delivered / subscribers), W/5 per write. Each message carries its publish "
+    f"<{FANOUT_SIZE}-byte message>` {FANOUT_BATCH} per write with at most {FANOUT_WINDOW} "
+    "messages in flight (the pipeline column; in flight = published - deliveries received / "
+    "subscribers), so latency includes waiting behind up to that many messages' deliveries in "
+    "the server. Each message carries its publish "
     "time (perf_counter_ns) and a sequence number; latency = receive time - publish time, for "
     "every delivery (the drain loop reads the time from the payload of the first message of each "
     "read and takes the others' from the publisher's record, checked equal). Every subscriber "
-    "must receive every message in order: each read's first and last sequence numbers are checked "
-    "against the previous read, then count and last sequence number per subscriber. deliveries/s "
+    "must receive every message in order: per read, the first sequence number must follow the "
+    "previous read's last, the last must be first + count - 1 and the last digits of all must "
+    "run 0-9 in turn; at the end, count and last sequence number per subscriber. deliveries/s "
     "= messages x subscribers / (last receive - first publish); CPU us/delivery = server CPU / "
     "deliveries. When loadgen CPU % is near 100 and server CPU % well below, the Python side "
     "bounds deliveries/s and latency (it adds its own queueing): compare CPU us/delivery instead.")
-
-
-def fanout_window(subscribers):
-    return max(1, min(FANOUT_MAX_WINDOW, FANOUT_WINDOW_DELIVERIES // subscribers))
 
 
 def raise_fd_limit(needed):
@@ -267,8 +270,6 @@ class FanoutRun:
     def __init__(self, ctx, publisher, subs, messages):
         self.ctx, self.publisher, self.messages = ctx, publisher, messages
         self.socks = {s.sock.fileno(): s.sock for s in subs}
-        self.window = fanout_window(len(subs))
-        self.batch = max(1, self.window // 5)
         self.ack = b":%d\r\n" % len(subs)
         self.ack_pending = b""
         self.sent_at = array.array("q")
@@ -286,7 +287,7 @@ class FanoutRun:
     def loop(self, poller):
         """Hot path, written with locals (see BrpopRun.loop in bench_lists.py)."""
         publisher_fd, socks, messages = self.publisher.sock.fileno(), self.socks, self.messages
-        subscribers, window, batch = len(socks), self.window, self.batch
+        subscribers, window, batch = len(socks), FANOUT_WINDOW, FANOUT_BATCH
         pending = {fd: b"" for fd in socks}
         expected = {fd: 0 for fd in socks}  # next sequence number per subscriber
         counts = {fd: 0 for fd in socks}
@@ -328,6 +329,7 @@ class FanoutRun:
                 if (first != expected[fd] or not data.startswith(DELIVERY_HEAD)
                         or data[last_at:last_at + head_len] != DELIVERY_HEAD
                         or int(data[last_at + SEQ_START:last_at + SEQ_END]) != first + k - 1
+                        or data[SEQ_END - 1::DELIVERY_LEN] != LAST_DIGITS[first % 10:first % 10 + k]
                         or int(data[SENT_AT]) != sent_at[first]):
                     raise bl.ScenarioError(f"subscriber expected message {expected[fd]}, read "
                                            f"{k} starting {data[:DELIVERY_LEN]!r}")
@@ -391,7 +393,7 @@ def fanout_scenarios():
             label=f"1 publisher -> {subscribers} subscriber{'s' if subscribers > 1 else ''}",
             description=f"PUBLISH fan-out to {subscribers} subscribers, {messages:,} messages "
                         "(--quick: a tenth): deliveries/s, publish-to-receive latency",
-            pipeline=fanout_window(subscribers),
+            pipeline=FANOUT_WINDOW,
             metrics=("deliveries_s", "cpu_us_delivery", "p50_ms", "p99_ms", "server_busy",
                      "client_busy"),
             table=f"pubsub: fan-out ({FANOUT_SIZE}-byte messages, publish-to-receive)",
