@@ -1,11 +1,11 @@
 """Suite "pubsub" for tools/bench (issue 4): PUBLISH throughput and fan-out to many subscribers.
 
 `scenarios()` returns the Scenario objects; tools/bench registers them. Two tables:
-- redis-benchmark `PUBLISH chan payload` at -P 1 and -P 32, with 0 subscribers and with 10 raw-socket
-  subscribers that a thread of this process drains continuously (epoll, read and discard); every
-  subscriber must then have received every published message (count from INFO commandstats).
-- Fan-out: one publisher, 1 / 100 / 1000 subscribers, all in one Python process on the load-generator
-  CPU; deliveries/s, publish-to-receive latency, and per-subscriber count and order checks.
+- redis-benchmark `PUBLISH chan payload` at -P 1 and -P 32, with 0 subscribers and with 10
+  raw-socket subscribers that a thread of this process drains continuously (epoll, read and
+  discard); every subscriber must then have received every published message (INFO commandstats).
+- Fan-out: one publisher, 1 / 100 / 1000 subscribers, all in one Python process on the
+  load-generator CPU; deliveries/s, publish-to-receive latency, per-subscriber count and order.
 """
 
 import array
@@ -134,10 +134,9 @@ class Drainer(threading.Thread):
             time.sleep(0.002)
 
     def finish(self):
+        """Stops the thread; the caller checks `error` (not raised here: it runs in `finally`)."""
         self.stopping.set()
         self.join()
-        if self.error is not None:
-            raise self.error
 
 
 def publish_run(ctx, pipeline, requests, subscribers):
@@ -162,6 +161,8 @@ def publish_run(ctx, pipeline, requests, subscribers):
             kids = children_cpu_seconds() - kids_before
         finally:
             drainer.finish()
+        if drainer.error is not None:
+            raise drainer.error
         check_deliveries(drainer, published)
     result = {"rps": float(row["rps"]), "cpu_us": cpu * 1e6 / published,
               "server_busy": 100 * cpu / wall, "client_busy": 100 * (kids + drainer.cpu_seconds)
