@@ -30,7 +30,7 @@ bool Server::ProcessCommand(Client& c, std::span<const std::string_view> argv) {
   bool sub_unknown;
   CommandSpec* spec = commands_.Lookup(argv, &sub_unknown);
   // As Redis, CLIENT LIST's cmd= names even a rejected command ("NULL" when unknown).
-  c.last_cmd = spec != nullptr && !sub_unknown ? spec->fullname : "NULL";
+  c.last_cmd = spec != nullptr && !sub_unknown ? std::string_view(spec->fullname) : "NULL";
   // A rejection is a reply like any other: CLIENT REPLY OFF / SKIP mute it.
   std::string discarded;
   if (c.Has(kClientReplyOff) || c.Has(kClientReplySkip)) c.reply().set_buffer(&discarded);
