@@ -65,6 +65,7 @@ enum ClientFlag : uint32_t {
   kClientDenyBlocking = 1 << 14,  // inside EXEC or a script: blocking commands do not block
   kClientDirtyCas = 1 << 15,      // a WATCHed key changed: EXEC replies the null array
   kClientDirtyExec = 1 << 16,     // a command was refused while queuing: EXEC aborts
+  kClientAofWait = 1 << 17,       // appendfsync always: its reply follows a write not yet fsynced
 };
 
 class Client {

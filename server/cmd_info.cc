@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 
+#include "server/aof.h"
 #include "server/client.h"
 #include "server/cmd_server.h"
 #include "server/command.h"
@@ -232,11 +233,12 @@ void AppendMemory(Server& server, std::string& out) {
   Zeros(out, {"active_defrag_running", "lazyfree_pending_objects", "lazyfreed_objects"});
 }
 
-// Docket writes no RDB snapshots and has no append-only file yet: the figures of a Redis with
-// `save ""` and `appendonly no` that never saved.
+// Docket writes no RDB snapshots: the rdb figures of a Redis with `save ""` that never saved;
+// the aof figures come from the append-only file (server/aof.h).
 void AppendPersistence(Server& server, std::string& out) {
   out += "# Persistence\r\n";
-  Zeros(out, {"loading", "async_loading", "current_cow_peak", "current_cow_size",
+  server.aof().AppendLoadingInfo(out);
+  Zeros(out, {"async_loading", "current_cow_peak", "current_cow_size",
               "current_cow_size_age"});
   Line(out, "current_fork_perc", "0.00");
   Zeros(out, {"current_save_keys_processed", "current_save_keys_total"});
@@ -247,14 +249,8 @@ void AppendPersistence(Server& server, std::string& out) {
   Line(out, "rdb_last_bgsave_time_sec", -1);
   Line(out, "rdb_current_bgsave_time_sec", -1);
   Zeros(out, {"rdb_saves", "rdb_last_cow_size", "rdb_last_load_keys_expired",
-              "rdb_last_load_keys_loaded", "aof_enabled", "aof_rewrite_in_progress",
-              "aof_rewrite_scheduled"});
-  Line(out, "aof_last_rewrite_time_sec", -1);
-  Line(out, "aof_current_rewrite_time_sec", -1);
-  Line(out, "aof_last_bgrewrite_status", "ok");
-  Zeros(out, {"aof_rewrites", "aof_rewrites_consecutive_failures"});
-  Line(out, "aof_last_write_status", "ok");
-  Zeros(out, {"aof_last_cow_size", "module_fork_in_progress", "module_fork_last_cow_size"});
+              "rdb_last_load_keys_loaded"});
+  server.aof().AppendInfo(out);
 }
 
 long long U(uint64_t v) { return static_cast<long long>(v); }

@@ -194,5 +194,7 @@ void RegisterInfoCommands(CommandTable& table);
 void RegisterListCommands(CommandTable& table);
 void RegisterPubsubCommands(CommandTable& table);
 void RegisterMultiCommands(CommandTable& table);
+void RegisterHashCommands(CommandTable& table);
+void RegisterSetCommands(CommandTable& table);
 
 }  // namespace docket::server

@@ -313,20 +313,38 @@ ConfigRegistry::ConfigRegistry() {
     return "";
   };
   Add(save);
-  ConfigParam appendonly = BoolParam("appendonly", &Config::appendonly, false);
-  auto parse_appendonly = appendonly.set;
-  appendonly.set = [parse_appendonly](Config& c, const std::vector<std::string>& v) {
-    std::string err = parse_appendonly(c, v);
-    if (err.empty() && c.appendonly) {
-      c.appendonly = false;
-      return std::string("appendonly yes is not available yet: the append-only file is not "
-                         "implemented in this version");
+  Add(BoolParam("appendonly", &Config::appendonly, false));
+  Add(EnumParam("appendfsync", &Config::appendfsync, {"always", "everysec", "no"}, "everysec"));
+  Add(BoolParam("aof-load-truncated", &Config::aof_load_truncated, true));
+  Add(IntParam("auto-aof-rewrite-percentage", &Config::auto_aof_rewrite_percentage, 0, INT_MAX,
+               100));
+  Add(IntParam("auto-aof-rewrite-min-size", &Config::auto_aof_rewrite_min_size, 0, INT64_MAX,
+               64LL * 1024 * 1024, true));
+  Add(BoolParam("aof-use-rdb-preamble", &Config::aof_use_rdb_preamble, true));
+  Add(BoolParam("aof-rewrite-incremental-fsync", &Config::aof_rewrite_incremental_fsync, true));
+  Add(BoolParam("no-appendfsync-on-rewrite", &Config::no_appendfsync_on_rewrite, false));
+  ConfigParam timestamps = BoolParam("aof-timestamp-enabled", &Config::aof_timestamp_enabled, false);
+  auto parse_timestamps = timestamps.set;
+  timestamps.set = [parse_timestamps](Config& c, const std::vector<std::string>& v) {
+    std::string err = parse_timestamps(c, v);
+    if (err.empty() && c.aof_timestamp_enabled) {
+      c.aof_timestamp_enabled = false;
+      return std::string("aof-timestamp-enabled yes is not supported by Docket");
     }
     return err;
   };
-  Add(appendonly);
+  Add(timestamps);
   Add(StringParam("appendfilename", &Config::appendfilename, true));
   Add(StringParam("appenddirname", &Config::appenddirname, true));
+  ConfigParam hash_entries = IntParam("hash-max-listpack-entries",
+                                      &Config::hash_max_listpack_entries, 0, LONG_MAX, 512);
+  hash_entries.alias = "hash-max-ziplist-entries";
+  Add(hash_entries);
+  ConfigParam hash_value =
+      IntParam("hash-max-listpack-value", &Config::hash_max_listpack_value, 0, LONG_MAX, 64);
+  hash_value.alias = "hash-max-ziplist-value";
+  Add(hash_value);
+  Add(IntParam("set-max-intset-entries", &Config::set_max_intset_entries, 0, LONG_MAX, 512));
   Add(BindParam());
   Add(DirParam());
   Add(NotifyKeyspaceEventsParam());

@@ -58,7 +58,18 @@ struct Config {
   bool appendonly = false;
   std::string appendfilename = "appendonly.aof";
   std::string appenddirname = "appendonlydir";
+  std::string appendfsync = "everysec";  // always | everysec | no
+  bool aof_load_truncated = true;
+  int64_t auto_aof_rewrite_percentage = 100;
+  int64_t auto_aof_rewrite_min_size = 64LL * 1024 * 1024;
+  bool aof_use_rdb_preamble = true;  // accepted; Docket's base files are always RESP
+  bool aof_timestamp_enabled = false;
+  bool aof_rewrite_incremental_fsync = true;
+  bool no_appendfsync_on_rewrite = false;
   std::string enable_debug_command = "no";  // no | yes | local
+  int64_t hash_max_listpack_entries = 512;  // hashes: listpack (insertion order) up to these
+  int64_t hash_max_listpack_value = 64;
+  int64_t set_max_intset_entries = 512;  // sets: intset while all-integer and up to these
 };
 
 // One parameter: its names, how it reads and writes Config, and whether CONFIG SET may change it.

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "protocol/errors.h"
+#include "server/aof.h"
 #include "server/log.h"
 #include "server/server.h"
 
@@ -119,6 +120,22 @@ bool Server::RejectCommand(Client& c, std::span<const std::string_view> argv, Co
     spec->stats.rejected_calls++;
     return true;
   }
+  // Redis's writeCommandsDeniedByDiskError: while the AOF cannot be written, writes (and PING,
+  // and an EXEC with queued writes) are refused.
+  if (spec->Has(kCmdWrite) || spec->name == "ping" || IsExecCommand(*spec)) {
+    bool is_write = !IsExecCommand(*spec) ||
+                    std::any_of(c.multi_queue.begin(), c.multi_queue.end(),
+                                [](const QueuedCommand& q) { return q.spec->Has(kCmdWrite); });
+    if (std::string err = is_write ? aof_->WriteErrorReply() : ""; !err.empty()) {
+      if (IsExecCommand(*spec)) {
+        AbortExec(c, argv, std::string_view(err).substr(1));
+      } else {
+        reply.Error(err);
+      }
+      spec->stats.rejected_calls++;
+      return true;
+    }
+  }
   if (c.Has(kClientPubsub) && c.resp() == 2) {
     static const std::string_view kAllowed[] = {"ping",        "subscribe",    "ssubscribe",
                                                 "unsubscribe", "sunsubscribe", "psubscribe",
@@ -191,6 +208,7 @@ void Server::Call(Client& c, const CommandSpec& spec, std::span<const std::strin
                    latency_threshold, NowMs() / 1000);
   }
   if (ctx.dirty > 0) {
+    c.Set(kClientAofWait);  // cleared once the AOF is fsynced (BeforeSleep)
     dirty_ += ctx.dirty;
     if (ctx.rewritten.empty()) {
       Propagate(db.index(), ctx.argv);

@@ -14,6 +14,7 @@
 #include <random>
 
 #include "protocol/errors.h"
+#include "server/aof.h"
 #include "server/log.h"
 
 namespace docket::server {
@@ -50,9 +51,20 @@ Server::Server(ConfigRegistry* config) : config_(config) {
   RegisterClientCommands(commands_);
   RegisterInfoCommands(commands_);
   RegisterListCommands(commands_);
+  RegisterHashCommands(commands_);
   RegisterPubsubCommands(commands_);
   RegisterMultiCommands(commands_);
+  RegisterAofCommands(commands_);
+  RegisterSetCommands(commands_);
   InstallConfigApplyHooks(*this);
+  aof_ = std::make_unique<Aof>(this);
+  config_->SetApply("appendonly", [this](const Config& c) -> std::string {
+    if (!c.appendonly) {
+      aof_->Stop();
+      return "";
+    }
+    return aof_->Start().empty() ? "" : "Unable to turn on AOF. Check server logs.";
+  });
   keyspace_->set_expire_hook([this](int db, std::string_view key) {
     std::string_view argv[2] = {"DEL", key};
     Propagate(db, argv);
@@ -129,6 +141,7 @@ bool Server::Start() {
   timeval tv{0, static_cast<suseconds_t>(1000000 / current_hz_)};
   event_add(cron_event_, &tv);
   DOCKET_LOG(LogLevel::kNotice, "Server initialized");
+  if (!aof_->LoadAtStartup()) return false;
   DOCKET_LOG(LogLevel::kNotice, "Running mode=standalone, port=%d.", config().port);
   stats_.startup_memory = stats_.peak_memory = UsedMemory();
   DOCKET_LOG(LogLevel::kNotice, "Ready to accept connections");
@@ -221,6 +234,9 @@ void Server::BeforeSleep() {
     resume_paused_ = false;
     ResumePausedClients();
   }
+  // The durability contract: the AOF is written (and with appendfsync always, fsynced) before
+  // any reply of this iteration goes out; replies wait while that fails.
+  aof_->Flush(false);
   HandlePendingWrites();
   FreeClosingClients();
   if (shutdown_asked_ && !FinishShutdown()) shutdown_asked_ = false;
@@ -247,6 +263,7 @@ void Server::RequestShutdown(const ShutdownRequest& req) {
 
 bool Server::FinishShutdown() {
   DOCKET_LOG(LogLevel::kWarning, "User requested shutdown...");
+  aof_->FlushAndSyncForShutdown();
   if (!config().pidfile.empty()) unlink(config().pidfile.c_str());
   if (!config().unixsocket.empty()) {
     DOCKET_LOG(LogLevel::kNotice, "Removing the unix socket file.");
@@ -280,6 +297,7 @@ void Server::Cron() {
   stats_.peak_memory = std::max(stats_.peak_memory, UsedMemory());
   ClientsCron();
   DatabasesCron();
+  aof_->Cron();
   if (paused() && now >= pause_end_ms_) UnpauseClients();
   // Follow CONFIG SET hz.
   int64_t want_hz = config().hz;
@@ -388,9 +406,7 @@ void Server::NotifyKeyspaceEvent(char type, std::string_view event, std::string_
 void Server::Propagate(int db, std::span<const std::string_view> argv) {
   // EXEC sends its commands out as one unit when it ends (ExecTransaction).
   if (exec_propagation_.collecting()) return exec_propagation_.Add(db, argv);
-  // The append-only file attaches here.
-  (void)db;
-  (void)argv;
+  aof_->Feed(db, argv);
 }
 
 void Server::CountError(std::string_view code) {

@@ -27,6 +27,8 @@
 
 namespace docket::server {
 
+class Aof;
+
 inline constexpr std::string_view kRedisVersion = "7.0.15";
 inline constexpr std::string_view kDocketVersion = "0.1.0";
 
@@ -114,6 +116,7 @@ class Server {
   // the queued commands through Call, blocking denied, their replies one array; what they
   // propagate goes out alone or, for several commands, wrapped in MULTI ... EXEC.
   WatchRegistry& watches() { return watches_; }
+  Aof& aof() { return *aof_; }  // the append-only file (server/aof.h)
   void ExecTransaction(Client& c);
   // EXEC refused (Redis's execCommandAbort, MULTI or not): discards, replies -EXECABORT with why.
   void AbortExec(Client& c, std::span<const std::string_view> argv, std::string_view why);
@@ -225,6 +228,7 @@ class Server {
   ShutdownRequest shutdown_req_;
   int exit_code_ = 0;
   bool running_ = true;
+  std::unique_ptr<Aof> aof_;  // last: destroyed first (joins its fsync thread)
 };
 
 // Installs the CONFIG SET hooks that act on the running server (loglevel, port, bind,

@@ -160,8 +160,9 @@ std::string Multibulk(const std::vector<std::string>& argv) {
 
 // ---- ServerProcess ----
 
-ServerProcess::ServerProcess(std::vector<std::string> args, std::string config_text)
-    : args_(std::move(args)), config_text_(std::move(config_text)) {
+ServerProcess::ServerProcess(std::vector<std::string> args, std::string config_text,
+                             std::string binary)
+    : args_(std::move(args)), config_text_(std::move(config_text)), binary_(std::move(binary)) {
   char tmpl[] = "/tmp/docket-it-XXXXXX";
   REQUIRE_MESSAGE(mkdtemp(tmpl) != nullptr, "mkdtemp: ", strerror(errno));
   dir_ = tmpl;
@@ -173,7 +174,8 @@ ServerProcess::ServerProcess(std::vector<std::string> args, std::string config_t
     if (!started) Stop();
   }
   if (!started) g_case_failed = true;
-  REQUIRE_MESSAGE(started, "server ", ServerBinary(), " did not start; log:\n", Log());
+  REQUIRE_MESSAGE(started, "server ", binary_.empty() ? std::string(ServerBinary()) : binary_,
+                  " did not start; log:\n", Log());
 }
 
 ServerProcess::~ServerProcess() {
@@ -192,7 +194,7 @@ ServerProcess::~ServerProcess() {
 }
 
 bool ServerProcess::Launch() {
-  std::vector<std::string> args = {ServerBinary()};
+  std::vector<std::string> args = {binary_.empty() ? std::string(ServerBinary()) : binary_};
   if (!config_text_.empty()) args.push_back(config_path());
   args.insert(args.end(), {"--port", std::to_string(port_), "--dir", dir_, "--bind", "127.0.0.1",
                            "--save", "", "--appendonly", "no"});

@@ -19,8 +19,10 @@ namespace docket::test {
 class ServerProcess {
  public:
   // args: extra `--name value` arguments. config_text, when set, is written to
-  // <dir>/docket.conf and passed as the config file.
-  explicit ServerProcess(std::vector<std::string> args = {}, std::string config_text = "");
+  // <dir>/docket.conf and passed as the config file. binary, when set, is run instead of
+  // DOCKET_SERVER (e.g. /usr/bin/redis-server for tests that use both servers).
+  explicit ServerProcess(std::vector<std::string> args = {}, std::string config_text = "",
+                         std::string binary = "");
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
@@ -50,6 +52,7 @@ class ServerProcess {
 
   std::vector<std::string> args_;
   std::string config_text_;
+  std::string binary_;  // empty: DOCKET_SERVER
   std::string dir_;
   int port_ = 0;
   pid_t pid_ = -1;
