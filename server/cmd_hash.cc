@@ -2,13 +2,14 @@
 // HKEYS, HVALS, HSTRLEN, HINCRBY, HINCRBYFLOAT, HRANDFIELD and HSCAN, with Redis 7.0's replies,
 // errors, keyspace events (class 'h') and propagation. An emptied hash is deleted, as in Redis.
 // Depends on server/, storage/hash.h.
-#include <cerrno>
 #include <cctype>
+#include <cerrno>
 #include <climits>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -104,8 +105,8 @@ void CmdHSetNx(CommandContext& ctx) {
 void CmdHGet(CommandContext& ctx) {
   HashObject* hash = LookupReadOrReply(ctx, ctx.arg(1), [&] { ctx.reply.NullBulk(); });
   if (hash == nullptr) return;
-  const std::string* v = hash->Get(ctx.arg(2));
-  v == nullptr ? ctx.reply.NullBulk() : ctx.reply.Bulk(*v);
+  std::optional<std::string_view> v = hash->Get(ctx.arg(2));
+  v ? ctx.reply.Bulk(*v) : ctx.reply.NullBulk();
 }
 
 // HMGET key field [field ...]
@@ -116,8 +117,9 @@ void CmdHMGet(CommandContext& ctx) {
   HashObject* hash = v == nullptr ? nullptr : &v->As<HashObject>();
   ctx.reply.ArrayHeader(ctx.argc() - 2);
   for (size_t i = 2; i < ctx.argc(); i++) {
-    const std::string* value = hash == nullptr ? nullptr : hash->Get(ctx.arg(i));
-    value == nullptr ? ctx.reply.NullBulk() : ctx.reply.Bulk(*value);
+    std::optional<std::string_view> value;
+    if (hash != nullptr) value = hash->Get(ctx.arg(i));
+    value ? ctx.reply.Bulk(*value) : ctx.reply.NullBulk();
   }
 }
 
@@ -157,8 +159,8 @@ void CmdHLen(CommandContext& ctx) {
 void CmdHStrLen(CommandContext& ctx) {
   HashObject* hash = LookupReadOrReply(ctx, ctx.arg(1), [&] { ctx.reply.Integer(0); });
   if (hash == nullptr) return;
-  const std::string* v = hash->Get(ctx.arg(2));
-  ctx.reply.Integer(v == nullptr ? 0 : static_cast<int64_t>(v->size()));
+  std::optional<std::string_view> v = hash->Get(ctx.arg(2));
+  ctx.reply.Integer(v ? static_cast<int64_t>(v->size()) : 0);
 }
 
 // HEXISTS key field
@@ -171,12 +173,11 @@ void CmdHExists(CommandContext& ctx) {
 // flat arrays.
 void GetAllGeneric(CommandContext& ctx, bool keys, bool values) {
   bool map = keys && values;
-  HashObject* hash = LookupReadOrReply(ctx, ctx.arg(1), [&] {
-    map ? ctx.reply.MapHeader(0) : ctx.reply.ArrayHeader(0);
-  });
+  HashObject* hash = LookupReadOrReply(
+      ctx, ctx.arg(1), [&] { map ? ctx.reply.MapHeader(0) : ctx.reply.ArrayHeader(0); });
   if (hash == nullptr) return;
   map ? ctx.reply.MapHeader(hash->size()) : ctx.reply.ArrayHeader(hash->size());
-  hash->ForEach([&](const std::string& f, const std::string& v) {
+  hash->ForEach([&](std::string_view f, std::string_view v) {
     if (keys) ctx.reply.Bulk(f);
     if (values) ctx.reply.Bulk(v);
   });
@@ -197,8 +198,8 @@ void CmdHIncrBy(CommandContext& ctx) {
   HashObject* hash = LookupWriteOrCreate(ctx, key);
   if (hash == nullptr) return;
   int64_t value = 0;
-  const std::string* old = hash->Get(ctx.arg(2));
-  if (old != nullptr && !storage::StringToInt64(*old, &value)) {
+  std::optional<std::string_view> old = hash->Get(ctx.arg(2));
+  if (old && !storage::StringToInt64(*old, &value)) {
     return ctx.reply.Error("hash value is not an integer");
   }
   if ((incr < 0 && value < 0 && incr < INT64_MIN - value) ||
@@ -220,8 +221,8 @@ void CmdHIncrByFloat(CommandContext& ctx) {
   std::string_view key = ctx.arg(1);
   HashObject* hash = LookupWriteOrCreate(ctx, key);
   if (hash == nullptr) return;
-  const std::string* old = hash->Get(ctx.arg(2));
-  if (old != nullptr && !storage::StringToLongDouble(*old, &value)) {
+  std::optional<std::string_view> old = hash->Get(ctx.arg(2));
+  if (old && !storage::StringToLongDouble(*old, &value)) {
     return ctx.reply.Error("hash value is not a float");
   }
   value += incr;
@@ -238,8 +239,8 @@ void CmdHIncrByFloat(CommandContext& ctx) {
 // One HRANDFIELD pair: RESP3 nests it in a two-element array when values go with it.
 void ReplyRandomPair(CommandContext& ctx, HashObject::Pair p, bool with_values) {
   if (with_values && ctx.reply.resp() > 2) ctx.reply.ArrayHeader(2);
-  ctx.reply.Bulk(*p.first);
-  if (with_values) ctx.reply.Bulk(*p.second);
+  ctx.reply.Bulk(p.first);
+  if (with_values) ctx.reply.Bulk(p.second);
 }
 
 // hrandfieldWithCountCommand. A negative count may repeat fields and gives them in random
@@ -260,8 +261,8 @@ void RandFieldWithCount(CommandContext& ctx, int64_t l, bool with_values) {
   uint64_t size = hash->size();
   ctx.reply.ArrayHeader((count < size ? count : size) * per_pair);
   if (count >= size) {
-    hash->ForEach([&](const std::string& f, const std::string& v) {
-      ReplyRandomPair(ctx, {&f, &v}, with_values);
+    hash->ForEach([&](std::string_view f, std::string_view v) {
+      ReplyRandomPair(ctx, {f, v}, with_values);
     });
     return;
   }
@@ -288,7 +289,7 @@ void CmdHRandField(CommandContext& ctx) {
     return RandFieldWithCount(ctx, l, with_values);
   }
   HashObject* hash = LookupReadOrReply(ctx, ctx.arg(1), [&] { ctx.reply.NullBulk(); });
-  if (hash != nullptr) ctx.reply.Bulk(*hash->Random(ctx.keyspace().rng()).first);
+  if (hash != nullptr) ctx.reply.Bulk(hash->Random(ctx.keyspace().rng()).first);
 }
 
 // parseScanCursorOrReply: strtoul over the argument as a C string, no leading space.
@@ -339,11 +340,11 @@ void CmdHScan(CommandContext& ctx) {
   std::string_view pattern = "*";
   if (!ParseHScanOptions(ctx, &count, &pattern)) return;
   bool use_pattern = pattern != "*";
-  std::vector<const std::string*> found;  // field, value, field, value...
-  auto collect = [&](const std::string& f, const std::string& v) {
+  std::vector<std::string_view> found;  // field, value, field, value...
+  auto collect = [&](std::string_view f, std::string_view v) {
     if (use_pattern && !storage::GlobMatch(pattern, f)) return;
-    found.push_back(&f);
-    found.push_back(&v);
+    found.push_back(f);
+    found.push_back(v);
   };
   if (hash->is_listpack()) {
     hash->ForEach(collect);
@@ -353,7 +354,7 @@ void CmdHScan(CommandContext& ctx) {
     int64_t max_iterations = count > LLONG_MAX / 10 ? LLONG_MAX : count * 10;
     uint64_t visited = 0;
     do {
-      cursor = hash->Scan(cursor, [&](const std::string& f, const std::string& v) {
+      cursor = hash->Scan(cursor, [&](std::string_view f, std::string_view v) {
         visited += 2;
         collect(f, v);
       });
@@ -362,7 +363,7 @@ void CmdHScan(CommandContext& ctx) {
   ctx.reply.ArrayHeader(2);
   ctx.reply.Bulk(std::to_string(cursor));
   ctx.reply.ArrayHeader(found.size());
-  for (const std::string* s : found) ctx.reply.Bulk(*s);
+  for (std::string_view s : found) ctx.reply.Bulk(s);
 }
 
 }  // namespace

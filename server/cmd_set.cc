@@ -16,6 +16,7 @@
 #include "protocol/errors.h"
 #include "server/args.h"
 #include "server/command.h"
+#include "server/server.h"
 #include "storage/glob.h"
 #include "storage/number.h"
 #include "storage/set.h"
@@ -370,7 +371,8 @@ void SInterGeneric(CommandContext& ctx, size_t first, std::string_view dst, bool
     SetObject result = Intersect(sets, 0, IntsetLimit(ctx));
     return ReplyMembers(ctx, result);
   }
-  StoreResult(ctx, dst, any_missing ? SetObject() : Intersect(sets, 0, IntsetLimit(ctx)), "sinterstore");
+  SetObject result = any_missing ? SetObject() : Intersect(sets, 0, IntsetLimit(ctx));
+  StoreResult(ctx, dst, std::move(result), "sinterstore");
 }
 
 void CmdSInter(CommandContext& ctx) { SInterGeneric(ctx, 1, {}, false); }
@@ -398,7 +400,8 @@ void CmdSInterCard(CommandContext& ctx) {
   std::vector<SetObject*> sets;
   if (!LookupSets(ctx, 2, static_cast<size_t>(numkeys), false, &sets)) return;
   if (std::find(sets.begin(), sets.end(), nullptr) != sets.end()) return ctx.reply.Integer(0);
-  ctx.reply.Integer(static_cast<int64_t>(Intersect(sets, static_cast<size_t>(limit), IntsetLimit(ctx)).size()));
+  SetObject result = Intersect(sets, static_cast<size_t>(limit), IntsetLimit(ctx));
+  ctx.reply.Integer(static_cast<int64_t>(result.size()));
 }
 
 // SUNION / SDIFF key [key ...] and their STORE forms.
@@ -464,7 +467,7 @@ void CmdSScan(CommandContext& ctx) {
     std::erase_if(found, [&](const std::string& m) { return !storage::GlobMatch(pattern, m); });
   }
   ctx.reply.ArrayHeader(2);
-  ctx.reply.Bulk(std::to_string(static_cast<int64_t>(cursor)));  // addReplyBulkLongLong
+  ctx.reply.Bulk(std::to_string(static_cast<int64_t>(cursor)));  // as addReplyBulkLongLong
   ctx.reply.ArrayHeader(found.size());
   for (const std::string& m : found) ctx.reply.Bulk(m);
 }

@@ -207,6 +207,15 @@ void Server::Call(Client& c, const CommandSpec& spec, std::span<const std::strin
     latency_.Maybe(spec.Has(kCmdFast) ? "fast-command" : "command", duration / 1000,
                    latency_threshold, NowMs() / 1000);
   }
+  // A command that propagates several commands (SPOP with a count as SREMs) sends them as one
+  // MULTI ... EXEC unit, as Redis 7.0's propagatePendingCommands; inside EXEC the transaction
+  // already is that unit.
+  size_t propagated = (ctx.dirty > 0 ? 1 : 0) + ctx.extra.size();
+  bool wrap = propagated > 1 && !exec_propagation_.collecting();
+  if (wrap) {
+    std::string_view multi[] = {"MULTI"};
+    Propagate(db.index(), multi);
+  }
   if (ctx.dirty > 0) {
     c.Set(kClientAofWait);  // cleared once the AOF is fsynced (BeforeSleep)
     dirty_ += ctx.dirty;
@@ -220,6 +229,10 @@ void Server::Call(Client& c, const CommandSpec& spec, std::span<const std::strin
   for (const auto& extra : ctx.extra) {
     std::vector<std::string_view> views(extra.begin(), extra.end());
     Propagate(db.index(), views);
+  }
+  if (wrap) {
+    std::string_view exec[] = {"EXEC"};
+    Propagate(db.index(), exec);
   }
   if (!monitors_.empty() && !reprocessing && !spec.Has(kCmdSkipMonitor) &&
       !spec.Has(kCmdAdmin)) {

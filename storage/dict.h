@@ -179,6 +179,15 @@ class Dict {
       }
     }
   }
+  // As above, read-only: fn gets const Entry&.
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    for (int t = 0; t <= 1; t++) {
+      for (const Entry* e : table_[t]) {
+        for (; e != nullptr; e = e->next) fn(*e);
+      }
+    }
+  }
 
   // Moves up to n buckets to the new table (visiting at most 10*n empty ones). Returns true
   // while rehashing remains to be done.

@@ -1,8 +1,7 @@
-// HashObject: the listpack-like vector of pairs, its one-way conversion to a Dict, and random
+// HashObject: the packed listpack-like byte string, its one-way conversion to a Dict, and random
 // sampling for HRANDFIELD. Depends on std and storage/hash.h.
 #include "storage/hash.h"
 
-#include <algorithm>
 #include <unordered_set>
 
 namespace docket::storage {
@@ -15,122 +14,174 @@ size_t StringHeap(const std::string& s) {
 
 }  // namespace
 
+void HashObject::Append(std::string* out, std::string_view s) {
+  size_t n = s.size();
+  while (n >= 0x80) {
+    out->push_back(static_cast<char>((n & 0x7f) | 0x80));
+    n >>= 7;
+  }
+  out->push_back(static_cast<char>(n));
+  out->append(s);
+}
+
+std::string_view HashObject::Read(size_t* pos) const {
+  size_t n = 0;
+  for (int shift = 0;; shift += 7) {
+    auto b = static_cast<unsigned char>(packed_[(*pos)++]);
+    n |= static_cast<size_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) break;
+  }
+  std::string_view s(packed_.data() + *pos, n);
+  *pos += n;
+  return s;
+}
+
+size_t HashObject::Find(std::string_view field, size_t* value_pos) const {
+  for (size_t pos = 0; pos < packed_.size();) {
+    size_t start = pos;
+    std::string_view f = Read(&pos);
+    size_t vpos = pos;
+    Read(&pos);
+    if (f == field) {
+      *value_pos = vpos;
+      return start;
+    }
+  }
+  return std::string::npos;
+}
+
 std::unique_ptr<TypedObject> HashObject::Clone() const {
   auto copy = std::make_unique<HashObject>(limits_);
-  copy->listpack_ = listpack_;
-  copy->pairs_ = pairs_;
-  // Dict's ForEach is not const, but reading entries does not change the table.
-  const_cast<Dict<std::string>&>(dict_).ForEach([&](Dict<std::string>::Entry& e) {
-    copy->dict_.Insert(e.key).first->value = e.value;
-  });
+  copy->count_ = count_;
+  copy->packed_ = packed_;
+  if (dict_) {
+    copy->dict_ = std::make_unique<Dict<std::string>>();
+    dict_->ForEach([&](const Dict<std::string>::Entry& e) {
+      copy->dict_->Insert(e.key).first->value = e.value;
+    });
+  }
   return copy;
 }
 
 size_t HashObject::MemoryUsage() const {
-  size_t total = sizeof(*this) + pairs_.capacity() * sizeof(pairs_[0]);
-  for (auto& [f, v] : pairs_) total += StringHeap(f) + StringHeap(v);
-  total += dict_.MemoryUsage();
-  const_cast<Dict<std::string>&>(dict_).ForEach([&](Dict<std::string>::Entry& e) {
-    total += StringHeap(e.key) + StringHeap(e.value);
-  });
+  size_t total = sizeof(*this) + StringHeap(packed_);
+  if (dict_) {
+    total += sizeof(*dict_) + dict_->MemoryUsage();
+    dict_->ForEach([&](const Dict<std::string>::Entry& e) {
+      total += StringHeap(e.key) + StringHeap(e.value);
+    });
+  }
   return total;
 }
 
-std::vector<std::pair<std::string, std::string>>::iterator HashObject::FindPair(
-    std::string_view field) {
-  return std::find_if(pairs_.begin(), pairs_.end(),
-                      [&](const auto& p) { return p.first == field; });
-}
-
-const std::string* HashObject::Get(std::string_view field) {
-  if (listpack_) {
-    auto it = FindPair(field);
-    return it == pairs_.end() ? nullptr : &it->second;
+std::optional<std::string_view> HashObject::Get(std::string_view field) {
+  if (dict_) {
+    auto* e = dict_->Find(field);
+    if (e == nullptr) return std::nullopt;
+    return std::string_view(e->value);
   }
-  auto* e = dict_.Find(field);
-  return e == nullptr ? nullptr : &e->value;
+  size_t vpos;
+  if (Find(field, &vpos) == std::string::npos) return std::nullopt;
+  return Read(&vpos);
 }
 
 bool HashObject::Set(std::string_view field, std::string_view value) {
-  if (listpack_ && (TooLong(field) || TooLong(value))) ConvertToHashtable();
-  if (!listpack_) {
-    auto [e, created] = dict_.Insert(field);
+  if (!dict_ && (TooLong(field) || TooLong(value))) ConvertToHashtable();
+  if (dict_) {
+    auto [e, created] = dict_->Insert(field);
     e->value.assign(value);
     return created;
   }
-  auto it = FindPair(field);
-  bool created = it == pairs_.end();
+  size_t vpos;
+  bool created = Find(field, &vpos) == std::string::npos;
   if (created) {
-    pairs_.emplace_back(std::string(field), std::string(value));
+    Append(&packed_, field);
+    Append(&packed_, value);
+    count_++;
   } else {
-    it->second.assign(value);
+    size_t end = vpos;
+    Read(&end);
+    std::string encoded;
+    Append(&encoded, value);
+    packed_.replace(vpos, end - vpos, encoded);
   }
   // Checked after an overwrite too: a lowered hash-max-listpack-entries takes effect then.
-  if (pairs_.size() > limits_.max_listpack_entries) ConvertToHashtable();
+  if (count_ > limits_.max_listpack_entries) ConvertToHashtable();
   return created;
 }
 
 bool HashObject::Delete(std::string_view field) {
-  if (listpack_) {
-    auto it = FindPair(field);
-    if (it == pairs_.end()) return false;
-    pairs_.erase(it);
+  if (dict_) {
+    if (!dict_->Erase(field)) return false;
+    dict_->ShrinkIfNeeded();
     return true;
   }
-  if (!dict_.Erase(field)) return false;
-  dict_.ShrinkIfNeeded();
+  size_t vpos;
+  size_t start = Find(field, &vpos);
+  if (start == std::string::npos) return false;
+  Read(&vpos);
+  packed_.erase(start, vpos - start);
+  count_--;
+  if (packed_.capacity() > 2 * packed_.size() + 64) packed_.shrink_to_fit();
   return true;
 }
 
 void HashObject::TryConversion(std::span<const std::string_view> args) {
-  if (!listpack_) return;
+  if (dict_) return;
   for (std::string_view a : args) {
     if (TooLong(a)) return ConvertToHashtable();
   }
 }
 
 void HashObject::ConvertToHashtable() {
-  if (!listpack_) return;
-  for (auto& [f, v] : pairs_) dict_.Insert(f).first->value = std::move(v);
-  pairs_.clear();
-  pairs_.shrink_to_fit();
-  listpack_ = false;
+  if (dict_) return;
+  auto dict = std::make_unique<Dict<std::string>>();
+  ForEach([&](std::string_view f, std::string_view v) { dict->Insert(f).first->value = v; });
+  dict_ = std::move(dict);
+  packed_.clear();
+  packed_.shrink_to_fit();
+  count_ = 0;
 }
 
 HashObject::Pair HashObject::Random(std::mt19937_64& rng) {
-  if (listpack_) {
-    auto& p = pairs_[rng() % pairs_.size()];
-    return {&p.first, &p.second};
+  if (dict_) {
+    auto* e = dict_->Random(rng);
+    return {e->key, e->value};
   }
-  auto* e = dict_.Random(rng);
-  return {&e->key, &e->value};
+  size_t skip = rng() % count_;
+  size_t pos = 0;
+  for (; skip > 0; skip--) {
+    Read(&pos);
+    Read(&pos);
+  }
+  std::string_view f = Read(&pos);
+  return {f, Read(&pos)};
 }
 
 std::vector<HashObject::Pair> HashObject::RandomDistinct(std::mt19937_64& rng, size_t count) {
   std::vector<Pair> out;
-  if (listpack_) {
+  if (!dict_) {
     // Selection sampling keeps listpack order.
-    size_t left = pairs_.size();
-    for (auto& p : pairs_) {
-      if (rng() % left < count - out.size()) out.push_back({&p.first, &p.second});
+    size_t left = count_;
+    ForEach([&](std::string_view f, std::string_view v) {
+      if (out.size() < count && rng() % left < count - out.size()) out.push_back({f, v});
       left--;
-      if (out.size() == count) break;
-    }
+    });
     return out;
   }
-  if (count * 3 > dict_.size()) {
-    // Most of the hash is wanted: copy it and keep a random prefix.
-    ForEach([&](const std::string& f, const std::string& v) { out.push_back({&f, &v}); });
+  if (count * 3 > dict_->size()) {
+    // Most of the hash is wanted: take it all and keep a random prefix.
+    ForEach([&](std::string_view f, std::string_view v) { out.push_back({f, v}); });
     for (size_t i = 0; i < count; i++) {
       std::swap(out[i], out[i + rng() % (out.size() - i)]);
     }
     out.resize(count);
     return out;
   }
-  std::unordered_set<const std::string*> seen;
+  std::unordered_set<const char*> seen;  // field bytes are unique per entry
   while (out.size() < count) {
     Pair p = Random(rng);
-    if (seen.insert(p.first).second) out.push_back(p);
+    if (seen.insert(p.first.data()).second) out.push_back(p);
   }
   return out;
 }

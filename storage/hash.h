@@ -1,11 +1,13 @@
-// HashObject: a hash value (field -> value). Small hashes keep their pairs in insertion order in
-// one vector, as Redis's listpack encoding does (HGETALL, HKEYS and HSCAN then list them in the
-// same order Redis does); past the listpack limits the pairs move to a Dict, for good, as Redis
-// never converts back. Depends on std and storage/dict.h, storage/value.h.
+// HashObject: a hash value (field -> value). Small hashes are packed into one byte string of
+// length-prefixed field/value pairs in insertion order, as Redis's listpack encoding (so HGETALL,
+// HKEYS and HSCAN list them in the order Redis does, at a few bytes of overhead per pair); past
+// the listpack limits the pairs move to a Dict, for good, as Redis never converts back.
+// Depends on std and storage/dict.h, storage/value.h.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
 #include <span>
 #include <string>
@@ -18,7 +20,7 @@
 
 namespace docket::storage {
 
-// Redis's hash-max-listpack-entries and hash-max-listpack-value.
+// Redis's hash-max-listpack-entries and hash-max-listpack-value (Redis 7.0 defaults).
 struct HashLimits {
   size_t max_listpack_entries = 512;
   size_t max_listpack_value = 64;
@@ -26,8 +28,8 @@ struct HashLimits {
 
 class HashObject : public TypedObject {
  public:
-  // A field and its value; both pointers stay valid until the hash is next modified.
-  using Pair = std::pair<const std::string*, const std::string*>;
+  // A field and its value; both views stay valid until the hash is next modified.
+  using Pair = std::pair<std::string_view, std::string_view>;
 
   explicit HashObject(HashLimits limits = {}) : limits_(limits) {}
   HashObject(const HashObject&) = delete;
@@ -36,22 +38,20 @@ class HashObject : public TypedObject {
   // TypedObject
   std::unique_ptr<TypedObject> Clone() const override;
   size_t MemoryUsage() const override;
-  std::string_view EncodingName() const override {
-    return listpack_ ? "listpack" : "hashtable";
-  }
+  std::string_view EncodingName() const override { return dict_ ? "hashtable" : "listpack"; }
 
-  size_t size() const { return listpack_ ? pairs_.size() : dict_.size(); }
+  size_t size() const { return dict_ ? dict_->size() : count_; }
   bool empty() const { return size() == 0; }
-  bool is_listpack() const { return listpack_; }
+  bool is_listpack() const { return dict_ == nullptr; }
   // The limits the next writes check (CONFIG SET applies to existing hashes, as in Redis).
   void set_limits(HashLimits limits) { limits_ = limits; }
 
-  // The value of field, or nullptr. Valid until the hash is next modified.
-  const std::string* Get(std::string_view field);
-  bool Contains(std::string_view field) { return Get(field) != nullptr; }
+  // The value of field, or nullopt. The view is valid until the hash is next modified.
+  std::optional<std::string_view> Get(std::string_view field);
+  bool Contains(std::string_view field) { return Get(field).has_value(); }
   // Sets field to value; true when the field was created, false when it was overwritten.
-  // Converts to a hashtable when either is longer than max_listpack_value or the hash grows
-  // past max_listpack_entries.
+  // Converts to a hashtable when either is longer than max_listpack_value or the hash has more
+  // than max_listpack_entries fields afterwards.
   bool Set(std::string_view field, std::string_view value);
   // Removes field; false when it was absent.
   bool Delete(std::string_view field);
@@ -65,11 +65,15 @@ class HashObject : public TypedObject {
   // Calls fn(field, value) for every pair: insertion order while a listpack, table order after.
   // fn must not modify the hash.
   template <typename Fn>
-  void ForEach(Fn&& fn) {
-    if (listpack_) {
-      for (auto& [f, v] : pairs_) fn(f, v);
-    } else {
-      dict_.ForEach([&](Dict<std::string>::Entry& e) { fn(e.key, e.value); });
+  void ForEach(Fn&& fn) const {
+    if (dict_) {
+      dict_->ForEach([&](const Dict<std::string>::Entry& e) { fn(e.key, e.value); });
+      return;
+    }
+    for (size_t pos = 0; pos < packed_.size();) {
+      std::string_view f = Read(&pos);
+      std::string_view v = Read(&pos);
+      fn(f, v);
     }
   }
 
@@ -77,7 +81,7 @@ class HashObject : public TypedObject {
   // cursor names and returns the next cursor (0 when done). REQUIRES: !is_listpack().
   template <typename Fn>
   uint64_t Scan(uint64_t cursor, Fn&& fn) {
-    return dict_.Scan(cursor, [&](Dict<std::string>::Entry& e) { fn(e.key, e.value); });
+    return dict_->Scan(cursor, [&](Dict<std::string>::Entry& e) { fn(e.key, e.value); });
   }
 
   // One pair chosen at random. REQUIRES: !empty().
@@ -88,12 +92,16 @@ class HashObject : public TypedObject {
 
  private:
   bool TooLong(std::string_view s) const { return s.size() > limits_.max_listpack_value; }
-  std::vector<std::pair<std::string, std::string>>::iterator FindPair(std::string_view field);
+  // The packed layout: per string a varint length (7 bits a byte, low bits first) then bytes.
+  static void Append(std::string* out, std::string_view s);
+  std::string_view Read(size_t* pos) const;
+  // Offset of field's entry in packed_ (npos when absent); *value_pos gets its value's offset.
+  size_t Find(std::string_view field, size_t* value_pos) const;
 
   HashLimits limits_;
-  bool listpack_ = true;
-  std::vector<std::pair<std::string, std::string>> pairs_;  // while listpack_
-  Dict<std::string> dict_;                                  // once converted
+  uint32_t count_ = 0;                       // pairs in packed_
+  std::string packed_;                       // while a listpack
+  std::unique_ptr<Dict<std::string>> dict_;  // once a hashtable
 };
 
 }  // namespace docket::storage

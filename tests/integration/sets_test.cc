@@ -43,7 +43,8 @@ TEST_CASE("sets: SSCAN walks a hashtable set through cursors and sees every memb
     Reply r = c.Cmd({"SSCAN", "s", cursor, "COUNT", "7"});
     REQUIRE((r && r->type == REDIS_REPLY_ARRAY && r->elements == 2));
     cursor = r->element[0]->str;
-    for (size_t i = 0; i < r->element[1]->elements; i++) seen.insert(r->element[1]->element[i]->str);
+    redisReply* page = r->element[1];
+    for (size_t i = 0; i < page->elements; i++) seen.insert(page->element[i]->str);
     // Removing members the scan already returned must not hide the others.
     if (calls++ % 10 == 0) c.Int({"SREM", "s", "member:" + std::to_string(calls)});
   } while (cursor != "0" && calls < 5000);

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -20,7 +21,7 @@ using Pairs = std::vector<std::pair<std::string, std::string>>;
 
 Pairs Contents(HashObject& h) {
   Pairs out;
-  h.ForEach([&](const std::string& f, const std::string& v) { out.emplace_back(f, v); });
+  h.ForEach([&](std::string_view f, std::string_view v) { out.emplace_back(f, v); });
   return out;
 }
 
@@ -39,15 +40,37 @@ TEST_CASE("hash: set, get, delete, insertion order while a listpack") {
   CHECK_FALSE(h.Set("a", "two"));  // overwrite keeps the position
   CHECK(Contents(h) == Pairs{{"b", "1"}, {"a", "two"}, {"c", "3"}});
   CHECK(*h.Get("a") == "two");
-  CHECK(h.Get("zz") == nullptr);
+  CHECK_FALSE(h.Get("zz").has_value());
   CHECK(h.Delete("b"));
   CHECK_FALSE(h.Delete("b"));
   CHECK(h.Set("b", "again"));  // re-added at the end
   CHECK(Contents(h) == Pairs{{"a", "two"}, {"c", "3"}, {"b", "again"}});
   CHECK(h.Set(std::string("\0x", 2), std::string("v\0", 2)));
   CHECK(*h.Get(std::string("\0x", 2)) == std::string("v\0", 2));
-  CHECK(h.Get("x") == nullptr);
+  CHECK_FALSE(h.Get("x").has_value());
   CHECK(h.size() == 4);
+}
+
+TEST_CASE("hash: packed lengths across the varint boundaries") {
+  HashObject h(HashLimits{512, 100000});
+  std::map<std::string, std::string> model;
+  for (size_t n : {0, 1, 126, 127, 128, 129, 255, 16383, 16384, 70000}) {
+    std::string f = "f" + std::to_string(n);
+    std::string v(n, 'x');
+    h.Set(f, v);
+    model[f] = v;
+  }
+  CHECK(h.is_listpack());
+  CHECK(AsMap(h) == model);
+  h.Set("f128", "short");              // shrinks the entry in place
+  h.Set("f1", std::string(300, 'y'));  // grows it
+  model["f128"] = "short";
+  model["f1"] = std::string(300, 'y');
+  CHECK(AsMap(h) == model);
+  CHECK(h.Delete("f16383"));
+  model.erase("f16383");
+  CHECK(AsMap(h) == model);
+  CHECK(Contents(h).front().first == "f0");
 }
 
 TEST_CASE("hash: converts past max entries or a long field or value, never back") {
@@ -122,10 +145,10 @@ TEST_CASE("hash: random operations match a std::map model") {
         std::erase_if(order, [&](auto& p) { return p.first == f; });
       }
       REQUIRE(h.size() == model.size());
-      const std::string* got = h.Get(f);
+      std::optional<std::string_view> got = h.Get(f);
       auto it = model.find(f);
-      CHECK((got == nullptr) == (it == model.end()));
-      if (got != nullptr && it != model.end()) CHECK(*got == it->second);
+      CHECK(got.has_value() == (it != model.end()));
+      if (got && it != model.end()) CHECK(*got == it->second);
     }
     CHECK(AsMap(h) == model);
     if (h.is_listpack()) CHECK(Contents(h) == order);
@@ -145,7 +168,8 @@ TEST_CASE("hash: a full HSCAN visits every field once while the table grows") {
   uint64_t cursor = 0;
   int steps = 0, extra = 300;
   do {
-    cursor = h.Scan(cursor, [&](const std::string& f, const std::string&) { seen.insert(f); });
+    cursor =
+        h.Scan(cursor, [&](std::string_view f, std::string_view) { seen.insert(std::string(f)); });
     // Grow the table mid-scan: fields present throughout must still be seen.
     if (++steps % 10 == 0) h.Set("new" + std::to_string(extra++), "v");
   } while (cursor != 0);
@@ -160,20 +184,21 @@ TEST_CASE("hash: random pairs and distinct sampling") {
     CHECK(h.is_listpack() == (n <= 512));
     for (int i = 0; i < 50; i++) {
       auto [f, v] = h.Random(rng);
-      CHECK(*h.Get(*f) == *v);
+      CHECK(*h.Get(f) == v);
     }
     for (size_t count : {size_t{1}, size_t{2}, n / 2, n - 1}) {
       auto picked = h.RandomDistinct(rng, count);
       REQUIRE(picked.size() == count);
       std::set<std::string> fields;
       for (auto [f, v] : picked) {
-        fields.insert(*f);
-        CHECK(*h.Get(*f) == *v);
+        fields.insert(std::string(f));
+        CHECK(*h.Get(f) == v);
       }
       CHECK(fields.size() == count);
       if (h.is_listpack()) {  // listpack order: the field numbers ascend
         for (size_t i = 1; i < picked.size(); i++) {
-          CHECK(std::stoi(picked[i - 1].first->substr(1)) < std::stoi(picked[i].first->substr(1)));
+          CHECK(std::stoi(std::string(picked[i - 1].first.substr(1))) <
+                std::stoi(std::string(picked[i].first.substr(1))));
         }
       }
     }

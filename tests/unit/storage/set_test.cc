@@ -37,8 +37,8 @@ TEST_CASE("intset: integers in ascending order, canonical forms only") {
   CHECK(s.Add("9223372036854775807"));
   CHECK(s.Add("-9223372036854775808"));
   CHECK_FALSE(s.Add("3"));
-  CHECK(s.Members() == std::vector<std::string>{"-9223372036854775808", "-7", "3",
-                                                 "9223372036854775807"});
+  CHECK(s.Members() ==
+        std::vector<std::string>{"-9223372036854775808", "-7", "3", "9223372036854775807"});
   CHECK_FALSE(s.Contains("03"));
   CHECK_FALSE(s.Contains("+3"));
   CHECK_FALSE(s.Remove("03"));
