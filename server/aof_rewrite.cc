@@ -12,7 +12,9 @@
 #include "server/aof.h"
 #include "server/log.h"
 #include "server/server.h"
+#include "storage/hash.h"
 #include "storage/list.h"
+#include "storage/set.h"
 
 namespace docket::server {
 namespace {
@@ -31,27 +33,62 @@ void Command(std::string& out, std::initializer_list<std::string_view> argv) {
 }
 
 // One key as the commands that rebuild it.
-void RewriteKey(std::string& out, std::string_view key, const storage::Value& v) {
-  if (v.type() == storage::ValueType::kString) {
-    Command(out, {"SET", key, v.str()});
-    return;
+// Writes items as `cmd key item...` commands of at most kRewriteItemsPerCmd items each (Redis's
+// AOF_REWRITE_ITEMS_PER_CMD); an item is one argument, or two for hash field/value pairs.
+class BatchWriter {
+ public:
+  BatchWriter(std::string& out, std::string_view cmd, std::string_view key, size_t args_per_item)
+      : out_(out), cmd_(cmd), key_(key), per_item_(args_per_item) {}
+  ~BatchWriter() { Emit(); }
+  void Add(std::string_view arg) {
+    args_.emplace_back(arg);
+    if (args_.size() == kRewriteItemsPerCmd * per_item_) Emit();
   }
-  if (v.type() != storage::ValueType::kList) return;  // the only other type that exists yet
-  const auto& list = v.As<storage::ListObject>();
-  std::vector<std::string> items;
-  auto emit = [&]() {
-    out += "*" + std::to_string(items.size() + 2) + "\r\n";
-    Bulk(out, "RPUSH");
-    Bulk(out, key);
-    for (const std::string& item : items) Bulk(out, item);
-    items.clear();
-  };
-  list.Walk(true, [&](size_t, std::string_view item) {
-    items.emplace_back(item);
-    if (items.size() == kRewriteItemsPerCmd) emit();
-    return true;
-  });
-  if (!items.empty()) emit();
+
+ private:
+  void Emit() {
+    if (args_.empty()) return;
+    out_ += "*" + std::to_string(args_.size() + 2) + "\r\n";
+    Bulk(out_, cmd_);
+    Bulk(out_, key_);
+    for (const std::string& a : args_) Bulk(out_, a);
+    args_.clear();
+  }
+  std::string& out_;
+  std::string_view cmd_, key_;
+  size_t per_item_;
+  std::vector<std::string> args_;
+};
+
+void RewriteKey(std::string& out, std::string_view key, const storage::Value& v) {
+  switch (v.type()) {
+    case storage::ValueType::kString:
+      Command(out, {"SET", key, v.str()});
+      return;
+    case storage::ValueType::kList: {
+      BatchWriter w(out, "RPUSH", key, 1);
+      v.As<storage::ListObject>().Walk(true, [&](size_t, std::string_view item) {
+        w.Add(item);
+        return true;
+      });
+      return;
+    }
+    case storage::ValueType::kSet: {
+      BatchWriter w(out, "SADD", key, 1);
+      v.As<storage::SetObject>().ForEach([&](std::string_view m) { w.Add(m); });
+      return;
+    }
+    case storage::ValueType::kHash: {
+      BatchWriter w(out, "HMSET", key, 2);
+      v.As<storage::HashObject>().ForEach([&](std::string_view f, std::string_view val) {
+        w.Add(f);
+        w.Add(val);
+      });
+      return;
+    }
+    default:
+      return;  // sorted sets and streams do not exist yet
+  }
 }
 
 }  // namespace
