@@ -130,7 +130,8 @@ bool Aof::WriteBuffer() {
       // the rest completes it on the next try.
       DOCKET_LOG(LogLevel::kWarning,
                  "Could not remove short write from the append-only file. Docket may refuse to "
-                 "load the AOF the next time it starts.  ftruncate: %s", strerror(errno));
+                 "load the AOF the next time it starts.  ftruncate: %s",
+                 strerror(errno));
       current_size_ += static_cast<int64_t>(n);
       buf_.erase(0, n);
     }
@@ -216,7 +217,8 @@ std::string Aof::OpenIncr(bool persist_manifest) {
   file_ = std::move(f);
   current_size_ = 0;
   if (manifest_.has_base) {
-    base_size_ = std::max<int64_t>(0, env_->FileSize(storage::JoinPath(Dir(), manifest_.base.file_name)));
+    base_size_ =
+        std::max<int64_t>(0, env_->FileSize(storage::JoinPath(Dir(), manifest_.base.file_name)));
     current_size_ = base_size_;
   }
   for (const storage::AofInfo& ai : manifest_.incr) {
@@ -260,6 +262,9 @@ void Aof::Stop() {
                static_cast<long>(child_pid_));
     kill(child_pid_, SIGUSR1);
     stopped_during_rewrite_ = true;
+  }
+  if (state_ == AofState::kWaitRewrite && !rewrite_incr_name_.empty()) {
+    env_->Remove(storage::JoinPath(Dir(), rewrite_incr_name_));  // the base never came
   }
   state_ = AofState::kOff;
   rewrite_scheduled_ = false;

@@ -123,8 +123,8 @@ class Aof {
   AofFsyncThread fsync_thread_;
   std::string buf_;
   int selected_db_ = -1;
-  int64_t current_size_ = 0;       // aof_current_size
-  int64_t base_size_ = 0;          // aof_base_size (size at the last rewrite or load)
+  int64_t current_size_ = 0;  // aof_current_size
+  int64_t base_size_ = 0;     // aof_base_size (size at the last rewrite or load)
   int64_t last_fsync_ms_ = 0;
   bool needs_fsync_ = false;        // written but not yet fsynced (or fsync queued)
   int64_t postponed_since_ms_ = 0;  // everysec: a write waits on a busy fsync since then

@@ -3,7 +3,6 @@
 // replies are dropped; a truncated tail of the last file is cut off (aof-load-truncated yes) or
 // refused; corruption stops the start naming the file and byte offset.
 #include <errno.h>
-
 #include <strings.h>
 
 #include <cstring>
@@ -30,7 +29,8 @@ bool Aof::LoadAtStartup() {
     if (!LoadManifestFiles()) return false;
     err = OpenIncr(true);
     base_size_ = manifest_.has_base
-                     ? std::max<int64_t>(0, env_->FileSize(storage::JoinPath(Dir(), manifest_.base.file_name)))
+                     ? std::max<int64_t>(
+                           0, env_->FileSize(storage::JoinPath(Dir(), manifest_.base.file_name)))
                      : 0;
   }
   if (!err.empty()) {
@@ -97,7 +97,8 @@ bool Aof::LoadFile(const std::string& name, bool last) {
   if (data.rfind("REDIS", 0) == 0) {
     DOCKET_LOG(LogLevel::kWarning,
                "The AOF file %s starts with an RDB preamble, which Docket cannot read: rewrite it "
-               "with a Redis that has aof-use-rdb-preamble no", name.c_str());
+               "with a Redis that has aof-use-rdb-preamble no",
+               name.c_str());
     return false;
   }
   Client fake(server_, -1, 0);
@@ -141,7 +142,7 @@ bool Aof::LoadFile(const std::string& name, bool last) {
   if (status == storage::AofReadStatus::kCorrupt) {
     DOCKET_LOG(LogLevel::kWarning,
                "Bad file format reading the append only file %s at offset %zu: make a backup of "
-               "your AOF file, then use docket-check-aof --fix <filename.manifest>",
+               "your AOF file, then use redis-check-aof --fix <filename.manifest>",
                name.c_str(), reader.error_offset());
     return false;
   }
@@ -153,9 +154,10 @@ bool Aof::LoadFile(const std::string& name, bool last) {
   if (!server_->config().aof_load_truncated) {
     DOCKET_LOG(LogLevel::kWarning,
                "Unexpected end of file reading the append only file %s. You can: 1) Make a backup "
-               "of your AOF file, then use docket-check-aof --fix <filename.manifest>. 2) "
+               "of your AOF file, then use redis-check-aof --fix <filename.manifest>. 2) "
                "Alternatively you can set the 'aof-load-truncated' configuration option to yes "
-               "and restart the server.", name.c_str());
+               "and restart the server.",
+               name.c_str());
     return false;
   }
   DOCKET_LOG(LogLevel::kWarning, "!!! Warning: short read while loading the AOF file %s!!!",

@@ -8,12 +8,16 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "server/aof.h"
 #include "server/log.h"
 #include "server/server.h"
 #include "storage/hash.h"
+#include "storage/hash.h"
 #include "storage/list.h"
+#include "storage/set.h"
 #include "storage/set.h"
 
 namespace docket::server {
@@ -32,62 +36,62 @@ void Command(std::string& out, std::initializer_list<std::string_view> argv) {
   for (std::string_view a : argv) Bulk(out, a);
 }
 
-// One key as the commands that rebuild it.
-// Writes items as `cmd key item...` commands of at most kRewriteItemsPerCmd items each (Redis's
-// AOF_REWRITE_ITEMS_PER_CMD); an item is one argument, or two for hash field/value pairs.
+// Emits `<cmd> key item...` commands of at most kRewriteItemsPerCmd items (pairs for hashes).
 class BatchWriter {
  public:
-  BatchWriter(std::string& out, std::string_view cmd, std::string_view key, size_t args_per_item)
-      : out_(out), cmd_(cmd), key_(key), per_item_(args_per_item) {}
+  BatchWriter(std::string& out, std::string_view cmd, std::string_view key, size_t per_item)
+      : out_(out), cmd_(cmd), key_(key), per_item_(per_item) {}
   ~BatchWriter() { Emit(); }
-  void Add(std::string_view arg) {
-    args_.emplace_back(arg);
-    if (args_.size() == kRewriteItemsPerCmd * per_item_) Emit();
+  void Add(std::string_view item) {
+    items_.emplace_back(item);
+    if (items_.size() == kRewriteItemsPerCmd * per_item_) Emit();
   }
 
  private:
   void Emit() {
-    if (args_.empty()) return;
-    out_ += "*" + std::to_string(args_.size() + 2) + "\r\n";
+    if (items_.empty()) return;
+    out_ += "*" + std::to_string(items_.size() + 2) + "\r\n";
     Bulk(out_, cmd_);
     Bulk(out_, key_);
-    for (const std::string& a : args_) Bulk(out_, a);
-    args_.clear();
+    for (const std::string& item : items_) Bulk(out_, item);
+    items_.clear();
   }
   std::string& out_;
   std::string_view cmd_, key_;
   size_t per_item_;
-  std::vector<std::string> args_;
+  std::vector<std::string> items_;
 };
 
-void RewriteKey(std::string& out, std::string_view key, const storage::Value& v) {
+// One key as the commands that rebuild it (Redis's rewriteAppendOnlyFileRio). False for a type
+// this rewrite does not know: the rewrite then fails rather than drop the key.
+bool RewriteKey(std::string& out, std::string_view key, const storage::Value& v) {
   switch (v.type()) {
     case storage::ValueType::kString:
       Command(out, {"SET", key, v.str()});
-      return;
+      return true;
     case storage::ValueType::kList: {
-      BatchWriter w(out, "RPUSH", key, 1);
+      BatchWriter batch(out, "RPUSH", key, 1);
       v.As<storage::ListObject>().Walk(true, [&](size_t, std::string_view item) {
-        w.Add(item);
+        batch.Add(item);
         return true;
       });
-      return;
+      return true;
     }
     case storage::ValueType::kSet: {
-      BatchWriter w(out, "SADD", key, 1);
-      v.As<storage::SetObject>().ForEach([&](std::string_view m) { w.Add(m); });
-      return;
+      BatchWriter batch(out, "SADD", key, 1);
+      v.As<storage::SetObject>().ForEach([&](std::string_view m) { batch.Add(m); });
+      return true;
     }
     case storage::ValueType::kHash: {
-      BatchWriter w(out, "HMSET", key, 2);
+      BatchWriter batch(out, "HMSET", key, 2);
       v.As<storage::HashObject>().ForEach([&](std::string_view f, std::string_view val) {
-        w.Add(f);
-        w.Add(val);
+        batch.Add(f);
+        batch.Add(val);
       });
-      return;
+      return true;
     }
     default:
-      return;  // sorted sets and streams do not exist yet
+      return false;
   }
 }
 
@@ -120,7 +124,10 @@ void Aof::RewriteChild(const std::string& path) {
       if (!ok) return;
       int64_t when = db.GetExpire(e.key);
       if (when != -1 && when < now) return;  // already expired, as Redis skips it
-      RewriteKey(out, e.key, e.value);
+      if (!RewriteKey(out, e.key, e.value)) {
+        ok = false;
+        return;
+      }
       if (when != -1) Command(out, {"PEXPIREAT", e.key, std::to_string(when)});
       ok = drain(false);
     });
@@ -146,8 +153,8 @@ std::string Aof::StartRewrite() {
     storage::AofManifest next = manifest_;
     std::string name = next.NewIncr(FileName());
     std::unique_ptr<storage::AofWritableFile> f = env_->OpenAppend(storage::JoinPath(Dir(), name));
-    std::string err = f == nullptr ? strerror(errno)
-                                   : storage::PersistAofManifest(env_, Dir(), FileName(), next);
+    std::string err =
+        f == nullptr ? strerror(errno) : storage::PersistAofManifest(env_, Dir(), FileName(), next);
     if (!err.empty()) {
       DOCKET_LOG(LogLevel::kWarning, "Can't open new incr AOF file %s: %s", name.c_str(),
                  err.c_str());
@@ -158,8 +165,9 @@ std::string Aof::StartRewrite() {
     file_ = std::move(f);
     rewrite_incr_name_ = name;
   } else {
-    // CONFIG SET appendonly yes (or BGREWRITEAOF with appendonly no): start from the manifest on disk (its files become history),
-    // and collect new commands in a temporary incr file until the base exists.
+    // CONFIG SET appendonly yes (or BGREWRITEAOF with appendonly no): start from the manifest on
+    // disk (its files become history), and collect new commands in a temporary incr file until the
+    // base exists.
     bool found = false;
     if (!storage::LoadAofManifest(env_, Dir(), FileName(), &manifest_, &found).empty() || !found) {
       manifest_ = storage::AofManifest{};
@@ -171,7 +179,8 @@ std::string Aof::StartRewrite() {
     std::string path = storage::JoinPath(Dir(), rewrite_incr_name_);
     env_->Remove(path);
     file_ = env_->OpenAppend(path);
-    if (file_ == nullptr) return "-ERR Can't open the temporary AOF incr file: " + std::string(strerror(errno));
+    if (file_ == nullptr)
+      return "-ERR Can't open the temporary AOF incr file: " + std::string(strerror(errno));
     buf_.clear();
   }
   selected_db_ = -1;
@@ -265,7 +274,8 @@ void Aof::RewriteDone(bool ok) {
     last_fsync_ms_ = server_->NowMs();
     DOCKET_LOG(LogLevel::kNotice, "Background AOF rewrite finished successfully");
   }
-  base_size_ = std::max<int64_t>(0, env_->FileSize(storage::JoinPath(Dir(), manifest_.base.file_name)));
+  base_size_ =
+      std::max<int64_t>(0, env_->FileSize(storage::JoinPath(Dir(), manifest_.base.file_name)));
   current_size_ = base_size_;
   for (const storage::AofInfo& ai : manifest_.incr) {
     current_size_ += std::max<int64_t>(0, env_->FileSize(storage::JoinPath(Dir(), ai.file_name)));

@@ -1,6 +1,6 @@
 // Reads the commands of an append-only file one at a time, as Redis's loadSingleAppendOnlyFile:
-// `*<argc>\r\n` then `$<len>\r\n<bytes>\r\n` per argument; `#` annotation lines are skipped. Tells a
-// truncated last command (the file ends inside it) from corruption. Depends on std only.
+// `*<argc>\r\n` then `$<len>\r\n<bytes>\r\n` per argument; `#` annotation lines are skipped. Tells
+// a truncated last command (the file ends inside it) from corruption. Depends on std only.
 #pragma once
 
 #include <cstddef>

@@ -1,7 +1,8 @@
 // Integration tests for hashes where replies are not deterministic and so stay out of the
 // differential corpus: HSCAN's guarantee over a hashtable that grows while it is scanned,
 // HRANDFIELD's sampling (distinct, repeats, RESP3 pairs), and HINCRBYFLOAT propagated as HSET to
-// the AOF, reloaded on restart. Also runs against redis-server (DOCKET_SERVER=redis-server).
+// the AOF, reloaded on restart and kept by BGREWRITEAOF. Also runs against redis-server
+// (DOCKET_SERVER=redis-server).
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/aof/aof_util.h"
 #include "tests/integration/harness.h"
 
 namespace docket::test {
@@ -150,6 +152,19 @@ TEST_CASE("HINCRBYFLOAT reaches the AOF as HSET and survives a restart") {
   CHECK(again.Int({"HLEN", "big"}) == 600);
   CHECK(again.Str({"HGET", "big", "f599"}) == "v599");
   CHECK(again.Str({"OBJECT", "ENCODING", "big"}) == "hashtable");
+
+  // A rewrite keeps both encodings' contents (and the listpack's field order).
+  std::string before = again.Str({"HKEYS", "h"});
+  CHECK(again.Str({"BGREWRITEAOF"}) == "Background append only file rewriting started");
+  aof::WaitRewriteDone(again);
+  server.Stop();
+  server.Restart();
+  Redis third(server.port());
+  CHECK(third.Str({"HGET", "h", "f"}) == "0.3");
+  CHECK(third.Str({"HGET", "h", "b"}) == "2");
+  CHECK(third.Int({"HLEN", "big"}) == 600);
+  CHECK(third.Str({"HGET", "big", "f0"}) == "v0");
+  CHECK(third.Str({"OBJECT", "ENCODING", "h"}) == "listpack");
 }
 
 }  // namespace docket::test

@@ -1,6 +1,8 @@
 // Tests for storage/aof_file and storage/aof_reader: manifest syntax as Redis 7.0 writes and
 // rejects it, the atomic manifest replace through a fault-injecting environment (short writes,
 // failed fsync, a crash between rename steps), and the reader's truncated-tail detection.
+#include "storage/aof_file.h"
+
 #include <doctest/doctest.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -9,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "storage/aof_file.h"
 #include "storage/aof_reader.h"
 
 namespace docket::storage {
@@ -174,7 +175,8 @@ TEST_CASE("aof file: short writes are retried, failures reported") {
 }
 
 TEST_CASE("aof reader: commands, annotations, truncated tail, corruption") {
-  std::string data = "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n#TS:1\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n";
+  std::string data =
+      "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n#TS:1\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n";
   std::vector<std::string_view> argv;
   AofReader r(data);
   REQUIRE(r.Next(&argv) == AofReadStatus::kCommand);
