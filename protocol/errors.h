@@ -28,7 +28,8 @@ inline constexpr std::string_view kMaxClients = "max number of clients reached";
 inline constexpr std::string_view kTimeoutNotFloat = "timeout is not a float or out of range";
 inline constexpr std::string_view kTimeoutNegative = "timeout is negative";
 inline constexpr std::string_view kSameObject = "source and destination objects are the same";
-inline constexpr std::string_view kStringTooLong = "string exceeds maximum allowed size (proto-max-bulk-len)";
+inline constexpr std::string_view kStringTooLong =
+    "string exceeds maximum allowed size (proto-max-bulk-len)";
 inline constexpr std::string_view kOffsetOutOfRange = "offset is out of range";
 inline constexpr std::string_view kMultiNested = "MULTI calls can not be nested";
 inline constexpr std::string_view kExecAbort =

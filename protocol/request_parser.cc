@@ -77,12 +77,24 @@ bool ReadDoubleQuoted(std::string_view line, size_t* i, std::string* token) {
     } else if (c == '\\' && *i + 1 < line.size()) {
       char e = line[*i + 1];
       switch (e) {
-        case 'n': c = '\n'; break;
-        case 'r': c = '\r'; break;
-        case 't': c = '\t'; break;
-        case 'b': c = '\b'; break;
-        case 'a': c = '\a'; break;
-        default: c = e; break;
+        case 'n':
+          c = '\n';
+          break;
+        case 'r':
+          c = '\r';
+          break;
+        case 't':
+          c = '\t';
+          break;
+        case 'b':
+          c = '\b';
+          break;
+        case 'a':
+          c = '\a';
+          break;
+        default:
+          c = e;
+          break;
       }
       token->push_back(c);
       *i += 2;

@@ -1,5 +1,5 @@
-// Incremental RESP request parser: multibulk (`*N\r\n$L\r\n...`) and inline commands, with Redis 7's
-// limits and protocol error texts. Depends on the C++ standard library only.
+// Incremental RESP request parser: multibulk (`*N\r\n$L\r\n...`) and inline commands, with Redis
+// 7's limits and protocol error texts. Depends on the C++ standard library only.
 #pragma once
 
 #include <cstddef>
@@ -12,9 +12,9 @@ namespace docket::protocol {
 
 // Limits the server passes in (from config). Defaults are Redis 7's.
 struct ParserLimits {
-  int64_t max_bulk_len = 512LL * 1024 * 1024;          // proto-max-bulk-len
-  int64_t max_multibulk_len = 2147483647;              // longest argv accepted (INT_MAX)
-  size_t max_inline_len = 64 * 1024;                   // PROTO_INLINE_MAX_SIZE
+  int64_t max_bulk_len = 512LL * 1024 * 1024;  // proto-max-bulk-len
+  int64_t max_multibulk_len = 2147483647;      // longest argv accepted (INT_MAX)
+  size_t max_inline_len = 64 * 1024;           // PROTO_INLINE_MAX_SIZE
   bool authenticated = true;  // false: Redis's stricter limits for unauthenticated clients
 };
 
@@ -58,7 +58,7 @@ class RequestParser {
   int64_t bulk_len_ = -1;       // length of the bulk being read, -1 while reading its header
   size_t cursor_ = 0;           // bytes of the command consumed so far
   std::vector<std::pair<size_t, size_t>> args_;  // (offset, length) of each argument read
-  std::vector<std::string> inline_args_;        // unescaped inline arguments
+  std::vector<std::string> inline_args_;         // unescaped inline arguments
   std::string error_;
 };
 

@@ -6,7 +6,6 @@
 #include <climits>
 
 #include "protocol/errors.h"
-
 #include "server/client.h"
 #include "server/command.h"
 #include "server/server.h"
@@ -121,9 +120,9 @@ void BlockingRegistry::ServeKey(const KeyRef& ref) {
     storage::Value* v = db.Peek(ref.key);
     if (v == nullptr) return;  // emptied: the others keep waiting
     auto state_it = blocked_.find(c);
-    if (state_it == blocked_.end()) continue;  // served through another key meanwhile
+    if (state_it == blocked_.end()) continue;        // served through another key meanwhile
     if (v->type() != state_it->second.type) return;  // Redis 7.0: another type wakes nobody
-    BlockedState state = state_it->second;  // the re-run may unblock (and free the entry)
+    BlockedState state = state_it->second;           // the re-run may unblock (and free the entry)
     rerunning_ = c;
     rerun_blocked_ = false;
     server_->RerunBlockedCommand(*c, state, ref.key);

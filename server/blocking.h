@@ -29,7 +29,7 @@ struct BlockedState {
   std::vector<std::string> keys;
   std::vector<std::string> argv;
   const CommandSpec* spec = nullptr;
-  int64_t deadline_ms = 0;  // 0 = forever
+  int64_t deadline_ms = 0;                              // 0 = forever
   storage::ValueType type = storage::ValueType::kList;  // what a ready key must hold
 };
 
@@ -70,7 +70,7 @@ class BlockingRegistry {
   void ReplyTimeout(Client& c);
 
   Server* server_;
-  std::map<KeyRef, Waiters> waiting_;          // key -> clients, oldest first
+  std::map<KeyRef, Waiters> waiting_;  // key -> clients, oldest first
   std::map<const Client*, BlockedState> blocked_;
   std::vector<KeyRef> ready_;
   std::multimap<int64_t, Client*> deadlines_;

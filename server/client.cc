@@ -93,7 +93,8 @@ bool Client::ReadAndProcess() {
   server_->stats().net_input_bytes += n;
   server_->stats().io_reads_processed++;
   last_interaction_ms = server_->NowMs();
-  if (query_.size() - query_pos_ > static_cast<size_t>(server_->config().client_query_buffer_limit)) {
+  if (query_.size() - query_pos_ >
+      static_cast<size_t>(server_->config().client_query_buffer_limit)) {
     DOCKET_LOG(LogLevel::kWarning,
                "Closing client that reached max query buffer length: id=%llu addr=%s qbuf=%zu",
                static_cast<unsigned long long>(id_), addr_.c_str(), query_.size());

@@ -57,7 +57,7 @@ enum ClientFlag : uint32_t {
   kClientNoEvict = 1 << 6,
   kClientPendingWrite = 1 << 7,  // in the server's pending-write list
   kClientUnixSocket = 1 << 8,
-  kClientPaused = 1 << 9,        // input held back by CLIENT PAUSE
+  kClientPaused = 1 << 9,  // input held back by CLIENT PAUSE
   kClientReplyOff = 1 << 10,
   kClientReplySkipNext = 1 << 11,
   kClientReplySkip = 1 << 12,
@@ -127,7 +127,7 @@ class Client {
   }
   bool IsLoopback() const;
 
-  int64_t ctime_ms = 0;            // connection time
+  int64_t ctime_ms = 0;             // connection time
   int64_t last_interaction_ms = 0;  // for `timeout` and CLIENT LIST idle
   // CLIENT LIST cmd=: a command's full name (CommandSpec names live as long as the server) or a
   // literal; a view so the hot path copies nothing.

@@ -80,8 +80,7 @@ std::string ClientInfoLine(Server& server, Client& c, const Client* current) {
       c.db_index(), pubsub.channels_of(c), pubsub.patterns_of(c), pubsub.shard_channels_of(c),
       multi, c.query_buffer_size(), c.query_buffer_free(), argv_mem, c.multi_mem,
       c.out().capacity(), c.pending_output(), c.output_buffer_bytes(), c.output_list_blocks(),
-      c.output_list_bytes(), tot_mem, events.c_str(),
-      std::string(c.last_cmd).c_str(), c.resp());
+      c.output_list_bytes(), tot_mem, events.c_str(), std::string(c.last_cmd).c_str(), c.resp());
 }
 
 // Redis's clientSetName rule (also CLIENT SETINFO values): printable ASCII without spaces.

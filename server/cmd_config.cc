@@ -1,6 +1,7 @@
 // CONFIG GET / SET / RESETSTAT / REWRITE / HELP over the ConfigRegistry, and the hooks that make
 // a CONFIG SET act on the running server (loglevel, port, bind, maxclients), with Redis 7.0's
 // replies and error texts. Depends on server/ and storage/glob.
+#include <strings.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -8,8 +9,6 @@
 #include <cstdio>
 #include <cstring>
 #include <set>
-#include <strings.h>
-
 #include <string>
 #include <utility>
 #include <vector>

@@ -144,8 +144,7 @@ void CmdHello(CommandContext& ctx) {
   }
   if (has_name) {
     if (!ValidClientName(name)) {
-      return ctx.reply.Error(
-          "Client names cannot contain spaces, newlines or special characters.");
+      return ctx.reply.Error("Client names cannot contain spaces, newlines or special characters.");
     }
     ctx.client.set_name(std::string(name));
   }

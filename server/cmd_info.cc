@@ -238,8 +238,7 @@ void AppendMemory(Server& server, std::string& out) {
 void AppendPersistence(Server& server, std::string& out) {
   out += "# Persistence\r\n";
   server.aof().AppendLoadingInfo(out);
-  Zeros(out, {"async_loading", "current_cow_peak", "current_cow_size",
-              "current_cow_size_age"});
+  Zeros(out, {"async_loading", "current_cow_peak", "current_cow_size", "current_cow_size_age"});
   Line(out, "current_fork_perc", "0.00");
   Zeros(out, {"current_save_keys_processed", "current_save_keys_total"});
   Line(out, "rdb_changes_since_last_save", server.dirty());
@@ -279,10 +278,11 @@ void AppendStats(Server& server, std::string& out) {
   Line(out, "pubsub_channels", U(server.pubsub().channel_count()));
   Line(out, "pubsub_patterns", U(server.pubsub().pattern_count()));
   Line(out, "pubsubshard_channels", U(server.pubsub().shard_channel_count()));
-  Zeros(out, {"latest_fork_usec", "total_forks", "migrate_cached_sockets",
-              "slave_expires_tracked_keys", "active_defrag_hits", "active_defrag_misses", "active_defrag_key_hits",
-              "active_defrag_key_misses", "total_active_defrag_time", "current_active_defrag_time",
-              "tracking_total_keys", "tracking_total_items", "tracking_total_prefixes"});
+  Zeros(out,
+        {"latest_fork_usec", "total_forks", "migrate_cached_sockets", "slave_expires_tracked_keys",
+         "active_defrag_hits", "active_defrag_misses", "active_defrag_key_hits",
+         "active_defrag_key_misses", "total_active_defrag_time", "current_active_defrag_time",
+         "tracking_total_keys", "tracking_total_items", "tracking_total_prefixes"});
   Line(out, "unexpected_error_replies", U(st.unexpected_error_replies));
   Line(out, "total_error_replies", U(st.total_error_replies));
   Line(out, "dump_payload_sanitizations", 0);

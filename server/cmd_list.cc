@@ -2,7 +2,6 @@
 // LRANGE, LINDEX, LSET, LINSERT, LREM, LTRIM, LPOS, LMOVE, RPOPLPUSH, LMPOP, and the helpers the
 // blocking half (cmd_list_blocking.cc) shares. An emptied list is always deleted, as in Redis.
 // Depends on server/, storage/list.h.
-#include "server/args.h"
 #include "server/cmd_list.h"
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "protocol/errors.h"
+#include "server/args.h"
 #include "server/cmd_string.h"
 #include "server/command.h"
 #include "storage/number.h"

@@ -1,7 +1,6 @@
 // Server commands: TIME, SHUTDOWN and DEBUG SLEEP, the shared HELP replies of the family, and its
 // registration (CONFIG, COMMAND, SLOWLOG and LATENCY live in cmd_config.cc, cmd_command.cc and
 // cmd_slowlog.cc). Depends on server/ and protocol/.
-#include "server/args.h"
 #include "server/cmd_server.h"
 
 #include <sys/time.h>
@@ -11,6 +10,7 @@
 #include <string>
 
 #include "protocol/errors.h"
+#include "server/args.h"
 #include "server/client.h"
 #include "server/server.h"
 
@@ -57,7 +57,9 @@ void CmdTime(CommandContext& ctx) {
 }
 
 // LASTSAVE: Docket writes no RDB snapshot, so the last "save" is the server's start.
-void CmdLastSave(CommandContext& ctx) { ctx.reply.Integer(ctx.server.stats().start_time_ms / 1000); }
+void CmdLastSave(CommandContext& ctx) {
+  ctx.reply.Integer(ctx.server.stats().start_time_ms / 1000);
+}
 
 // SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
 void CmdShutdown(CommandContext& ctx) {

@@ -1,7 +1,6 @@
 // The string family (t_string.c): GET, SET and its variants (SETNX, SETEX, PSETEX, GETSET, GETDEL,
 // GETEX), MGET, MSET, MSETNX, APPEND, STRLEN, GETRANGE/SUBSTR, SETRANGE and the counters (INCR,
 // DECR, INCRBY, DECRBY, INCRBYFLOAT). LCS lives in cmd_string_lcs.cc. Depends on server/, storage/.
-#include "server/args.h"
 #include "server/cmd_string.h"
 
 #include <algorithm>
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "protocol/errors.h"
+#include "server/args.h"
 #include "server/command.h"
 #include "server/server.h"
 #include "storage/number.h"

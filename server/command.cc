@@ -1,11 +1,11 @@
 // The command table: registration from Redis's metadata and case-insensitive lookup.
-#include "server/args.h"
 #include "server/command.h"
 
 #include <cstdio>
 #include <cstdlib>
 
 #include "protocol/errors.h"
+#include "server/args.h"
 #include "server/client.h"
 #include "server/server.h"
 
@@ -18,14 +18,22 @@ struct FlagName {
 };
 
 constexpr FlagName kFlagNames[] = {
-    {"write", kCmdWrite},         {"readonly", kCmdReadonly},
-    {"denyoom", kCmdDenyOom},     {"admin", kCmdAdmin},
-    {"pubsub", kCmdPubsub},       {"noscript", kCmdNoscript},
-    {"blocking", kCmdBlocking},   {"loading", kCmdLoading},
-    {"stale", kCmdStale},         {"skip_monitor", kCmdSkipMonitor},
-    {"skip_slowlog", kCmdSkipSlowlog}, {"fast", kCmdFast},
-    {"no_auth", kCmdNoAuth},      {"may_replicate", kCmdMayReplicate},
-    {"no_multi", kCmdNoMulti},    {"allow_busy", kCmdAllowBusy},
+    {"write", kCmdWrite},
+    {"readonly", kCmdReadonly},
+    {"denyoom", kCmdDenyOom},
+    {"admin", kCmdAdmin},
+    {"pubsub", kCmdPubsub},
+    {"noscript", kCmdNoscript},
+    {"blocking", kCmdBlocking},
+    {"loading", kCmdLoading},
+    {"stale", kCmdStale},
+    {"skip_monitor", kCmdSkipMonitor},
+    {"skip_slowlog", kCmdSkipSlowlog},
+    {"fast", kCmdFast},
+    {"no_auth", kCmdNoAuth},
+    {"may_replicate", kCmdMayReplicate},
+    {"no_multi", kCmdNoMulti},
+    {"allow_busy", kCmdAllowBusy},
     {"movablekeys", kCmdMovableKeys},
 };
 
@@ -91,8 +99,7 @@ CommandSpec* CommandTable::Find(std::string_view lowercase_name) const {
   return it == fast_.end() ? nullptr : it->second;
 }
 
-CommandSpec* CommandTable::Lookup(std::span<const std::string_view> argv,
-                                  bool* sub_unknown) const {
+CommandSpec* CommandTable::Lookup(std::span<const std::string_view> argv, bool* sub_unknown) const {
   *sub_unknown = false;
   if (argv.empty()) return nullptr;
   char buf[64];
@@ -125,8 +132,7 @@ void CommandContext::KeyModified(storage::Database& in_db, std::string_view key)
 void CommandContext::Notify(char type, std::string_view event, std::string_view key) {
   server.NotifyKeyspaceEvent(type, event, key, db.index());
 }
-void CommandContext::Notify(char type, std::string_view event, std::string_view key,
-                            int db_index) {
+void CommandContext::Notify(char type, std::string_view event, std::string_view key, int db_index) {
   server.NotifyKeyspaceEvent(type, event, key, db_index);
 }
 

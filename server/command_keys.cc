@@ -1,12 +1,13 @@
 // Key extraction from Redis 7 key specs, mirroring Redis 7.0.15's getKeysUsingKeySpecs and the
 // getkeys procs that getKeysFromCommandWithSpecs falls back to when a spec cannot be used.
 // Depends on server/command_meta.h and the C++ standard library.
-#include "server/args.h"
 #include "server/command_keys.h"
 
 #include <charconv>
 #include <cstdint>
 #include <limits>
+
+#include "server/args.h"
 
 namespace docket::server {
 namespace {
@@ -297,8 +298,7 @@ bool GetKeysFromSpecs(const CommandMeta& meta, std::span<const std::string_view>
 }
 
 bool GetKeysAndFlagsFromSpecs(const CommandMeta& meta, std::span<const std::string_view> argv,
-                              std::vector<int>* positions,
-                              std::vector<std::string_view>* flags) {
+                              std::vector<int>* positions, std::vector<std::string_view>* flags) {
   flags->clear();
   if (!GetKeysFromSpecs(meta, argv, positions)) return false;
   std::vector<int> from_specs;

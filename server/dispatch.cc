@@ -68,7 +68,9 @@ bool Server::RejectCommand(Client& c, std::span<const std::string_view> argv, Co
   protocol::ReplyWriter& reply = c.reply();
   if (spec == nullptr) {
     // Redis formats these with "%.128s" from C strings: a NUL ends the text.
-    auto c_str = [](std::string_view s, size_t max) { return s.substr(0, std::min(max, s.find('\0'))); };
+    auto c_str = [](std::string_view s, size_t max) {
+      return s.substr(0, std::min(max, s.find('\0')));
+    };
     std::string args;
     for (size_t i = 1; i < argv.size() && args.size() < 128; i++) {
       size_t room = 128 - args.size();
@@ -82,8 +84,7 @@ bool Server::RejectCommand(Client& c, std::span<const std::string_view> argv, Co
     std::string parent = spec->name;
     for (char& ch : parent) ch = static_cast<char>(toupper(static_cast<unsigned char>(ch)));
     std::string_view sub = argv[1].substr(0, std::min<size_t>(128, argv[1].find('\0')));
-    reply.Error("unknown subcommand '" + std::string(sub) + "'. Try " + parent +
-                " HELP.");
+    reply.Error("unknown subcommand '" + std::string(sub) + "'. Try " + parent + " HELP.");
     spec->stats.rejected_calls++;
     return true;
   }
@@ -137,14 +138,15 @@ bool Server::RejectCommand(Client& c, std::span<const std::string_view> argv, Co
     }
   }
   if (c.Has(kClientPubsub) && c.resp() == 2) {
-    static const std::string_view kAllowed[] = {"ping",        "subscribe",    "ssubscribe",
-                                                "unsubscribe", "sunsubscribe", "psubscribe",
-                                                "punsubscribe", "quit",        "reset"};
+    static const std::string_view kAllowed[] = {"ping",         "subscribe",    "ssubscribe",
+                                                "unsubscribe",  "sunsubscribe", "psubscribe",
+                                                "punsubscribe", "quit",         "reset"};
     std::string_view top = spec->parent != nullptr ? spec->parent->name : spec->name;
     if (std::find(std::begin(kAllowed), std::end(kAllowed), top) == std::end(kAllowed)) {
-      reply.Error(Format("Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
-                         "QUIT / RESET are allowed in this context",
-                         spec->fullname.c_str()));
+      reply.Error(
+          Format("Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
+                 "QUIT / RESET are allowed in this context",
+                 spec->fullname.c_str()));
       spec->stats.rejected_calls++;
       return true;
     }
@@ -234,8 +236,7 @@ void Server::Call(Client& c, const CommandSpec& spec, std::span<const std::strin
     std::string_view exec[] = {"EXEC"};
     Propagate(db.index(), exec);
   }
-  if (!monitors_.empty() && !reprocessing && !spec.Has(kCmdSkipMonitor) &&
-      !spec.Has(kCmdAdmin)) {
+  if (!monitors_.empty() && !reprocessing && !spec.Has(kCmdSkipMonitor) && !spec.Has(kCmdAdmin)) {
     FeedMonitors(c, c.db_index(), argv);
   }
 }
@@ -251,13 +252,27 @@ void Server::FeedMonitors(Client& c, int db, std::span<const std::string_view> a
     line += " \"";
     for (unsigned char ch : a) {
       switch (ch) {
-        case '\\': line += "\\\\"; break;
-        case '"': line += "\\\""; break;
-        case '\n': line += "\\n"; break;
-        case '\r': line += "\\r"; break;
-        case '\t': line += "\\t"; break;
-        case '\a': line += "\\a"; break;
-        case '\b': line += "\\b"; break;
+        case '\\':
+          line += "\\\\";
+          break;
+        case '"':
+          line += "\\\"";
+          break;
+        case '\n':
+          line += "\\n";
+          break;
+        case '\r':
+          line += "\\r";
+          break;
+        case '\t':
+          line += "\\t";
+          break;
+        case '\a':
+          line += "\\a";
+          break;
+        case '\b':
+          line += "\\b";
+          break;
         default:
           if (isprint(ch)) {
             line.push_back(static_cast<char>(ch));

@@ -60,8 +60,8 @@ void Log(LogLevel level, std::string_view message) {
   char when[64];
   size_t off = strftime(when, sizeof(when), "%d %b %Y %H:%M:%S.", &tm_now);
   snprintf(when + off, sizeof(when) - off, "%03d", static_cast<int>(tv.tv_usec / 1000));
-  std::string line = Format("%d:M %s %c ", static_cast<int>(getpid()), when,
-                            kMarks[static_cast<int>(level) & 3]);
+  std::string line =
+      Format("%d:M %s %c ", static_cast<int>(getpid()), when, kMarks[static_cast<int>(level) & 3]);
   line.append(message);
   line.push_back('\n');
   int fd = g_file != nullptr ? fileno(g_file) : STDOUT_FILENO;

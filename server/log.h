@@ -16,9 +16,9 @@ bool SetLogFile(const std::string& path);
 
 void Log(LogLevel level, std::string_view message);
 
-#define DOCKET_LOG(level, ...)                                        \
-  do {                                                                \
-    if ((level) >= ::docket::server::GetLogLevel())                   \
+#define DOCKET_LOG(level, ...)                                               \
+  do {                                                                       \
+    if ((level) >= ::docket::server::GetLogLevel())                          \
       ::docket::server::Log((level), ::docket::server::Format(__VA_ARGS__)); \
   } while (0)
 

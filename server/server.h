@@ -34,11 +34,11 @@ inline constexpr std::string_view kDocketVersion = "0.1.0";
 
 // Counters INFO stats reports (Redis's field names in comments).
 struct ServerStats {
-  uint64_t connections_received = 0;       // total_connections_received
-  uint64_t commands_processed = 0;         // total_commands_processed
-  uint64_t rejected_connections = 0;       // rejected_connections
-  uint64_t net_input_bytes = 0;            // total_net_input_bytes
-  uint64_t net_output_bytes = 0;           // total_net_output_bytes
+  uint64_t connections_received = 0;  // total_connections_received
+  uint64_t commands_processed = 0;    // total_commands_processed
+  uint64_t rejected_connections = 0;  // rejected_connections
+  uint64_t net_input_bytes = 0;       // total_net_input_bytes
+  uint64_t net_output_bytes = 0;      // total_net_output_bytes
   uint64_t keyspace_hits = 0, keyspace_misses = 0;
   uint64_t expired_stale_perc = 0;
   uint64_t total_error_replies = 0;
@@ -107,9 +107,7 @@ class Server {
   void AddMonitor(Client& c);
   void RemoveMonitor(Client& c);  // RESET: c is a normal client again
   // Clients waiting in a blocking command or held back by CLIENT PAUSE (Redis counts both).
-  size_t blocked_clients() const {
-    return blocking_.blocked_clients() + paused_clients_.size();
-  }
+  size_t blocked_clients() const { return blocking_.blocked_clients() + paused_clients_.size(); }
   BlockingRegistry& blocking() { return blocking_; }
   PubsubRegistry& pubsub() { return pubsub_; }
   // Transactions (transaction.cc). ExecTransaction is EXEC's body once the transaction may run:
@@ -193,7 +191,7 @@ class Server {
   ConfigRegistry* config_;
   event_base* base_ = nullptr;
   std::vector<std::pair<int, event*>> listeners_;
-  int listen_port_ = -1;                  // what the TCP listeners serve (Relisten)
+  int listen_port_ = -1;  // what the TCP listeners serve (Relisten)
   std::vector<std::string> listen_bind_;
   event* cron_event_ = nullptr;
   std::vector<event*> signal_events_;

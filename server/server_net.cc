@@ -103,8 +103,9 @@ bool Server::Listen(const std::string& spec, int port) {
     int err = errno;
     close(fd);
     if (optional) return true;
-    DOCKET_LOG(LogLevel::kWarning, "Warning: Could not create server TCP listening socket %s:%d: %s",
-               spec.c_str(), port, parsed ? strerror(err) : "Invalid argument");
+    DOCKET_LOG(LogLevel::kWarning,
+               "Warning: Could not create server TCP listening socket %s:%d: %s", spec.c_str(),
+               port, parsed ? strerror(err) : "Invalid argument");
     return false;
   }
   SetNonBlocking(fd);
@@ -242,8 +243,10 @@ void Server::AcceptClient(int fd, bool unix_socket) {
   if (unix_socket) client->Set(kClientUnixSocket);
   client->set_authenticated(config().requirepass.empty());
   client->ctime_ms = client->last_interaction_ms = NowMs();
-  client->read_event = event_new(base_, fd, EV_READ | EV_PERSIST, &Server::OnReadable, client.get());
-  client->write_event = event_new(base_, fd, EV_WRITE | EV_PERSIST, &Server::OnWritable, client.get());
+  client->read_event =
+      event_new(base_, fd, EV_READ | EV_PERSIST, &Server::OnReadable, client.get());
+  client->write_event =
+      event_new(base_, fd, EV_WRITE | EV_PERSIST, &Server::OnWritable, client.get());
   event_add(client->read_event, nullptr);
   DOCKET_LOG(LogLevel::kVerbose, "Accepted %s", client->addr().c_str());
   clients_.emplace(id, std::move(client));

@@ -10,8 +10,8 @@ constexpr size_t kMaxArgLen = 128;
 }  // namespace
 
 void SlowLog::Maybe(std::span<const std::string_view> argv, int64_t duration_us,
-                    int64_t threshold_us, size_t max_len, int64_t now_sec,
-                    const std::string& addr, const std::string& name) {
+                    int64_t threshold_us, size_t max_len, int64_t now_sec, const std::string& addr,
+                    const std::string& name) {
   if (threshold_us < 0 || duration_us < threshold_us) return;
   SlowLogEntry e{next_id_++, now_sec, duration_us, {}, addr, name};
   size_t argc = argv.size() > kMaxArgc ? kMaxArgc : argv.size();

@@ -11,7 +11,14 @@
 namespace docket::storage {
 
 // Redis's OBJ_* numbering, so TYPE and encodings map one to one.
-enum class ValueType : uint8_t { kString = 0, kList = 1, kSet = 2, kZSet = 3, kHash = 4, kStream = 6 };
+enum class ValueType : uint8_t {
+  kString = 0,
+  kList = 1,
+  kSet = 2,
+  kZSet = 3,
+  kHash = 4,
+  kStream = 6
+};
 
 std::string_view TypeName(ValueType type);  // "string", "list", ... as TYPE replies
 
