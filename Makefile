@@ -31,8 +31,8 @@ INTEG_BIN := $(BUILD)/integration-tests
 DEBIAN_PKGS := libevent-dev libxxhash-dev doctest-dev libhiredis-dev redis-server redis-tools \
                python3 clang libclang-rt-14-dev clang-format
 
-.PHONY: all deps run test unit integration diff fuzz fuzz-run bench format clean
-all: $(SERVER)
+.PHONY: all deps run test unit integration diff fuzz fuzz-run bench format clean tools
+all: $(SERVER) tools
 
 # Installs the Debian packages that are missing; runs apt-get update once, only when needed.
 deps:
@@ -46,6 +46,13 @@ deps:
 	fi
 
 $(SERVER): $(LIB_OBJ) $(call obj,server/main.cc)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# tools/ programs: they may use protocol/ and storage/, never server/.
+TOOL_OBJ := $(call obj,storage/aof_file.cc storage/aof_reader.cc)
+tools: bin/docket-check-aof
+bin/docket-check-aof: $(call obj,tools/docket-check-aof.cc) $(TOOL_OBJ)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -65,7 +72,7 @@ run: deps $(SERVER)
 unit: $(UNIT_BIN)
 	./$(UNIT_BIN)
 
-integration: $(SERVER) $(INTEG_BIN)
+integration: $(SERVER) $(INTEG_BIN) tools
 	DOCKET_SERVER=$(abspath $(SERVER)) ./$(INTEG_BIN)
 
 diff: $(SERVER)

@@ -7,10 +7,13 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 
 #include "server/log.h"
 #include "server/server.h"
+#include "server/transaction.h"
 
 namespace docket::server {
 namespace {
@@ -295,13 +298,54 @@ void Aof::AppendInfo(std::string& out) const {
   num("aof_last_cow_size", 0);
   num("module_fork_in_progress", 0);
   num("module_fork_last_cow_size", 0);
-  if (state_ == AofState::kOff) return;
-  num("aof_current_size", current_size_);
-  num("aof_base_size", base_size_);
-  num("aof_pending_rewrite", rewrite_scheduled_);
-  num("aof_buffer_length", static_cast<int64_t>(buf_.size()));
-  num("aof_pending_bio_fsync", fsync_thread_.busy());
-  num("aof_delayed_fsync", static_cast<int64_t>(delayed_fsync_));
+  // As Redis, the size lines follow appendonly, so they show (as zeros) while loading too.
+  if (state_ != AofState::kOff || loading_) {
+    num("aof_current_size", current_size_);
+    num("aof_base_size", base_size_);
+    num("aof_pending_rewrite", rewrite_scheduled_);
+    num("aof_buffer_length", static_cast<int64_t>(buf_.size()));
+    num("aof_pending_bio_fsync", fsync_thread_.busy());
+    num("aof_delayed_fsync", static_cast<int64_t>(delayed_fsync_));
+  }
+  if (!loading_) return;
+  // As Redis 7.0's genRedisInfoString while server.loading.
+  int64_t start_s = loading_start_ms_ / 1000;
+  int64_t elapsed = time(nullptr) - start_s;
+  int64_t remaining = loading_total_bytes_ - loading_loaded_bytes_;
+  double perc = static_cast<double>(loading_loaded_bytes_) / (loading_total_bytes_ + 1) * 100;
+  num("loading_start_time", start_s);
+  num("loading_total_bytes", loading_total_bytes_);
+  num("loading_rdb_used_mem", 0);
+  num("loading_loaded_bytes", loading_loaded_bytes_);
+  char buf[64];
+  snprintf(buf, sizeof(buf), "%.2f", perc);
+  line("loading_loaded_perc", buf);
+  num("loading_eta_seconds", elapsed == 0 ? 1 : elapsed * remaining / (loading_loaded_bytes_ + 1));
+}
+
+bool Aof::DebugReload() {
+  if (state_ != AofState::kOff) Flush(true);
+  storage::AofManifest disk;
+  bool found = false;
+  std::string err = storage::LoadAofManifest(env_, Dir(), FileName(), &disk, &found);
+  if (!err.empty() || !found) {
+    DOCKET_LOG(LogLevel::kWarning, "Can't reload the AOF: %s",
+               found ? err.c_str() : "there is no manifest");
+    return false;
+  }
+  storage::Keyspace& keyspace = server_->keyspace();
+  for (int i = 0; i < keyspace.count(); i++) {
+    server_->watches().TouchAllInDb(keyspace.db(i), nullptr);
+  }
+  keyspace.FlushAll();
+  // The replayed commands are in the files already: nothing is fed while they run.
+  std::swap(manifest_, disk);
+  AofState state = state_;
+  state_ = AofState::kOff;
+  bool ok = LoadManifestFiles();
+  state_ = state;
+  std::swap(manifest_, disk);
+  return ok;
 }
 
 }  // namespace docket::server

@@ -21,6 +21,7 @@
 
 namespace docket::server {
 
+class Client;
 class Server;
 
 enum class AofState { kOff, kOn, kWaitRewrite };
@@ -68,6 +69,9 @@ class Aof {
   void Cron();
   // Shutdown: writes and fsyncs everything.
   void FlushAndSyncForShutdown();
+  // DEBUG LOADAOF / RELOAD (aof.cc): writes the buffer, empties the keyspace and runs the files
+  // of the manifest on disk again. False when there is none or loading failed (logged).
+  bool DebugReload();
 
   // Writes are refused (-MISCONF) while this is non-empty.
   std::string WriteErrorReply() const;
@@ -87,6 +91,8 @@ class Aof {
 
   AofState state() const { return state_; }
   bool loading() const { return loading_; }
+  // The fake client replaying the file: exempt from -LOADING.
+  bool IsLoadingClient(const Client& c) const { return loading_ && &c == loading_client_; }
   // INFO persistence lines from "aof_enabled" on.
   void AppendInfo(std::string& out) const;
   void AppendLoadingInfo(std::string& out) const;
@@ -134,6 +140,9 @@ class Aof {
   int64_t loading_start_ms_ = 0;
   int64_t loading_total_bytes_ = 0;
   int64_t loading_loaded_bytes_ = 0;
+  int64_t loading_file_offset_ = 0;  // bytes of the files before the current one
+  Client* loading_client_ = nullptr;
+  bool serve_while_loading_ = false;  // start-up: clients are served between slices
   // Rewrite.
   pid_t child_pid_ = -1;
   bool rewrite_scheduled_ = false;

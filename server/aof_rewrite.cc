@@ -19,6 +19,7 @@
 #include "storage/list.h"
 #include "storage/set.h"
 #include "storage/set.h"
+#include "storage/zset.h"
 
 namespace docket::server {
 namespace {
@@ -88,6 +89,15 @@ bool RewriteKey(std::string& out, std::string_view key, const storage::Value& v)
         batch.Add(f);
         batch.Add(val);
       });
+      return true;
+    }
+    case storage::ValueType::kZSet: {  // rewriteSortedSetObject: rioWriteBulkDouble's %.17g
+      BatchWriter batch(out, "ZADD", key, 2);
+      for (auto* x = v.As<storage::ZSetObject>().First(); x != nullptr; x = x->next()) {
+        char buf[128];
+        batch.Add(std::string_view(buf, std::snprintf(buf, sizeof(buf), "%.17g", x->score)));
+        batch.Add(x->member);
+      }
       return true;
     }
     default:

@@ -1,6 +1,6 @@
-// Server commands: TIME, SHUTDOWN and DEBUG SLEEP, the shared HELP replies of the family, and its
-// registration (CONFIG, COMMAND, SLOWLOG and LATENCY live in cmd_config.cc, cmd_command.cc and
-// cmd_slowlog.cc). Depends on server/ and protocol/.
+// Server commands: TIME, SHUTDOWN and DEBUG (SLEEP, LOADAOF, RELOAD), the shared HELP replies of
+// the family, and its registration (CONFIG, COMMAND, SLOWLOG and LATENCY live in cmd_config.cc,
+// cmd_command.cc and cmd_slowlog.cc). Depends on server/ and protocol/.
 #include "server/cmd_server.h"
 
 #include <sys/time.h>
@@ -10,8 +10,10 @@
 #include <string>
 
 #include "protocol/errors.h"
+#include "server/aof.h"
 #include "server/args.h"
 #include "server/client.h"
+#include "server/log.h"
 #include "server/server.h"
 
 namespace docket::server {
@@ -95,15 +97,8 @@ void CmdShutdown(CommandContext& ctx) {
   ctx.server.RequestShutdown(req);
 }
 
-// DEBUG SLEEP seconds (the only DEBUG subcommand Docket has)
-void CmdDebug(CommandContext& ctx) {
-  if (EqualsIgnoreCase(ctx.arg(1), "help") && ctx.argc() == 2) {
-    return ReplyHelp(ctx,
-                     {"SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed."});
-  }
-  if (!EqualsIgnoreCase(ctx.arg(1), "sleep") || ctx.argc() != 3) {
-    return ReplySubcommandSyntaxError(ctx);
-  }
+// DEBUG SLEEP seconds
+void DebugSleep(CommandContext& ctx) {
   // As Redis: strtod without validation, so junk sleeps 0 and a negative time not at all.
   std::string text(ctx.arg(2));
   double seconds = strtod(text.c_str(), nullptr);
@@ -111,6 +106,59 @@ void CmdDebug(CommandContext& ctx) {
   timespec ts{static_cast<time_t>(usec / 1000000), static_cast<long>((usec % 1000000) * 1000)};
   nanosleep(&ts, nullptr);
   ctx.reply.Ok();
+}
+
+// DEBUG LOADAOF: as Redis 7.0, the AOF buffer is written, the keyspace emptied and the manifest's
+// files run again; when that fails (or there is no AOF) the server exits, its data being partial.
+void DebugLoadAof(CommandContext& ctx) {
+  if (!ctx.server.aof().DebugReload()) {
+    DOCKET_LOG(LogLevel::kWarning, "DEBUG LOADAOF failed: exiting");
+    exit(1);
+  }
+  DOCKET_LOG(LogLevel::kWarning, "Append Only File loaded by DEBUG LOADAOF");
+  ctx.reply.Ok();
+}
+
+// DEBUG RELOAD [MERGE | NOFLUSH | NOSAVE ...]. Redis saves an RDB and loads it back; Docket has no
+// RDB, so with appendonly yes it reloads from the AOF, and with appendonly no (nothing to save
+// to) the dataset stays as it is.
+void DebugReload(CommandContext& ctx) {
+  bool flush = true;
+  for (size_t i = 2; i < ctx.argc(); i++) {
+    if (EqualsIgnoreCase(ctx.arg(i), "noflush")) {
+      flush = false;
+    } else if (!EqualsIgnoreCase(ctx.arg(i), "merge") && !EqualsIgnoreCase(ctx.arg(i), "nosave")) {
+      return ctx.reply.Error("DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.");
+    }
+  }
+  if (!ctx.server.config().appendonly) return ctx.reply.Ok();
+  if (!flush) {
+    return ctx.reply.Error("DEBUG RELOAD NOFLUSH is not supported: Docket reloads the AOF");
+  }
+  if (!ctx.server.aof().DebugReload()) {
+    return ctx.reply.Error("Error trying to load the AOF files, check server logs.");
+  }
+  DOCKET_LOG(LogLevel::kWarning, "DB reloaded by DEBUG RELOAD");
+  ctx.reply.Ok();
+}
+
+// DEBUG SLEEP seconds | LOADAOF | RELOAD [option ...] | HELP
+void CmdDebug(CommandContext& ctx) {
+  if (EqualsIgnoreCase(ctx.arg(1), "help") && ctx.argc() == 2) {
+    return ReplyHelp(
+        ctx, {"LOADAOF", "    Flush the AOF buffers on disk and reload the AOF in memory.",
+              "RELOAD [option ...]",
+              "    Reload the dataset from the AOF (Docket has no RDB; without appendonly the",
+              "    dataset is kept). Options MERGE and NOSAVE are accepted, NOFLUSH is not.",
+              "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed."});
+  }
+  // As Redis, LOADAOF and RELOAD look at argv[1] only (RELOAD parses its options itself).
+  if (EqualsIgnoreCase(ctx.arg(1), "loadaof")) return DebugLoadAof(ctx);
+  if (EqualsIgnoreCase(ctx.arg(1), "reload")) return DebugReload(ctx);
+  if (!EqualsIgnoreCase(ctx.arg(1), "sleep") || ctx.argc() != 3) {
+    return ReplySubcommandSyntaxError(ctx);
+  }
+  DebugSleep(ctx);
 }
 
 }  // namespace

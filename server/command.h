@@ -196,5 +196,6 @@ void RegisterPubsubCommands(CommandTable& table);
 void RegisterMultiCommands(CommandTable& table);
 void RegisterHashCommands(CommandTable& table);
 void RegisterSetCommands(CommandTable& table);
+void RegisterZSetCommands(CommandTable& table);
 
 }  // namespace docket::server

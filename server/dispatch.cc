@@ -151,6 +151,12 @@ bool Server::RejectCommand(Client& c, std::span<const std::string_view> argv, Co
       return true;
     }
   }
+  // Redis's "Loading DB?" check: while the AOF loads, only CMD_LOADING commands run.
+  if (aof_->loading() && !aof_->IsLoadingClient(c) && !spec->Has(kCmdLoading)) {
+    reply.Error(protocol::errors::kLoading);
+    spec->stats.rejected_calls++;
+    return true;
+  }
   // A MONITOR client is a replica to Redis: it may not touch the keyspace.
   if (c.Has(kClientMonitor) &&
       (spec->Has(kCmdWrite) || spec->Has(kCmdReadonly) || spec->Has(kCmdMayReplicate))) {

@@ -56,6 +56,7 @@ Server::Server(ConfigRegistry* config) : config_(config) {
   RegisterMultiCommands(commands_);
   RegisterAofCommands(commands_);
   RegisterSetCommands(commands_);
+  RegisterZSetCommands(commands_);
   InstallConfigApplyHooks(*this);
   aof_ = std::make_unique<Aof>(this);
   config_->SetApply("appendonly", [this](const Config& c) -> std::string {
@@ -146,6 +147,20 @@ bool Server::Start() {
   stats_.startup_memory = stats_.peak_memory = UsedMemory();
   DOCKET_LOG(LogLevel::kNotice, "Ready to accept connections");
   return true;
+}
+
+void Server::ProcessEventsWhileLoading() {
+  event_base_loop(base_, EVLOOP_NONBLOCK);
+  keyspace_->set_now_ms(NowMs());
+  HandlePendingWrites();
+  FreeClosingClients();
+  if (shutdown_asked_) {
+    // As Redis's whileBlockedCron: a shutdown asked during loading exits without saving.
+    DOCKET_LOG(LogLevel::kWarning, "Received shutdown signal during loading, exiting now.");
+    if (!config().pidfile.empty()) unlink(config().pidfile.c_str());
+    if (!config().unixsocket.empty()) unlink(config().unixsocket.c_str());
+    _exit(0);
+  }
 }
 
 int Server::Run() {
@@ -280,6 +295,7 @@ bool Server::FinishShutdown() {
 void Server::OnCron(evutil_socket_t, short, void* arg) { static_cast<Server*>(arg)->Cron(); }
 
 void Server::Cron() {
+  if (aof_->loading()) return;  // as Redis, no serverCron while loading
   int64_t now = NowMs();
   keyspace_->set_now_ms(now);
   cron_loops_++;

@@ -158,6 +158,9 @@ class Server {
 
   int64_t NowMs() const;   // wall clock
   static int64_t NowUs();  // monotonic
+  // While the AOF loads at start-up (Redis's processEventsWhileBlocked): accepts clients, runs
+  // their commands (-LOADING for most), writes replies; exits on a shutdown signal.
+  void ProcessEventsWhileLoading();
 
  private:
   bool Listen(const std::string& addr, int port);

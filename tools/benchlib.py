@@ -99,8 +99,9 @@ class Server:
     START_TIMEOUT_S = 10
     STOP_TIMEOUT_S = 10
 
-    def __init__(self, side, binary, pinning):
+    def __init__(self, side, binary, pinning, extra_args=()):
         self.side, self.binary, self.pinning = side, binary, pinning
+        self.extra_args = tuple(extra_args)  # e.g. ("--appendonly", "yes"): override the defaults
         self.proc = self.port = self.dir = None
 
     def __enter__(self):
@@ -134,7 +135,7 @@ class Server:
 
     def _spawn(self):
         argv = [self.binary, "--port", str(self.port), "--dir", self.dir,
-                "--save", "", "--appendonly", "no"]
+                "--save", "", "--appendonly", "no", *self.extra_args]
         with open(self.log_path(), "wb") as log:
             self.proc = subprocess.Popen(self.pinning.wrap(argv, self.pinning.server_cpu),
                                          stdin=subprocess.DEVNULL, stdout=log,
@@ -309,6 +310,7 @@ METRICS = {m.key: m for m in (
     Metric("p99_ms", "p99 ms", False, ".3f"),
     Metric("rss_per_key", "RSS bytes/key", False, ",.1f"),
     Metric("rss_per_elem", "RSS bytes/elem", False, ",.1f"),
+    Metric("load_s", "start to PONG s", False, ".3f"),
     Metric("server_busy", "server CPU %", None, ".0f"),
     Metric("client_busy", "loadgen CPU %", None, ".0f"),
 )}
@@ -337,6 +339,7 @@ class Scenario:
     table: str             # scenarios with the same table title share one Markdown table
     metrics: tuple
     note: str = ""         # printed under the table: how the load is generated, caveats
+    server_args: tuple = ()  # extra server arguments for this scenario (both sides)
 
     kind = "?"
 

@@ -1,0 +1,291 @@
+// ZSetObject: the skiplist (zslInsert, zslDelete, zslGetRank, zslFirstInRange, ... from Redis's
+// t_zset.c) and its member dict. Depends on storage/zset.h.
+#include "storage/zset.h"
+
+#include <cmath>
+
+namespace docket::storage {
+
+namespace {
+// (score, member) ordering of the skiplist.
+bool Less(double s1, std::string_view m1, double s2, std::string_view m2) {
+  return s1 < s2 || (s1 == s2 && m1 < m2);
+}
+}  // namespace
+
+ZSetObject::ZSetObject() { header_ = NewNode(kMaxLevel, 0, ""); }
+
+ZSetObject::~ZSetObject() {
+  Node* x = header_;
+  while (x != nullptr) {
+    Node* next = x->level[0].forward;
+    delete x;
+    x = next;
+  }
+}
+
+ZSetObject::Node* ZSetObject::NewNode(int level, double score, std::string_view member) {
+  auto* n = new Node;
+  n->member.assign(member);
+  n->score = score;
+  n->level.resize(level);
+  return n;
+}
+
+std::unique_ptr<TypedObject> ZSetObject::Clone() const {
+  auto copy = std::make_unique<ZSetObject>();
+  for (Node* x = First(); x != nullptr; x = x->next()) copy->Set(x->member, x->score);
+  copy->listpack_ = listpack_;
+  return copy;
+}
+
+size_t ZSetObject::MemoryUsage() const {
+  size_t total = sizeof(*this) + dict_.MemoryUsage();
+  for (Node* x = First(); x != nullptr; x = x->next()) {
+    total += sizeof(Node) + x->level.size() * sizeof(Level) + x->member.capacity();
+  }
+  return total;
+}
+
+int ZSetObject::RandomLevel() {
+  int level = 1;
+  while ((level_rng_() & 0xFFFF) < (0.25 * 0xFFFF) && level < kMaxLevel) level++;
+  return level;
+}
+
+ZSetObject::Node* ZSetObject::Insert(double score, std::string_view member) {
+  Node* update[kMaxLevel];
+  uint64_t rank[kMaxLevel];
+  Node* x = header_;
+  for (int i = level_ - 1; i >= 0; i--) {
+    rank[i] = i == level_ - 1 ? 0 : rank[i + 1];
+    while (x->level[i].forward != nullptr &&
+           Less(x->level[i].forward->score, x->level[i].forward->member, score, member)) {
+      rank[i] += x->level[i].span;
+      x = x->level[i].forward;
+    }
+    update[i] = x;
+  }
+  int level = RandomLevel();
+  if (level > level_) {
+    for (int i = level_; i < level; i++) {
+      rank[i] = 0;
+      update[i] = header_;
+      update[i]->level[i].span = length_;
+    }
+    level_ = level;
+  }
+  x = NewNode(level, score, member);
+  for (int i = 0; i < level; i++) {
+    x->level[i].forward = update[i]->level[i].forward;
+    update[i]->level[i].forward = x;
+    x->level[i].span = update[i]->level[i].span - (rank[0] - rank[i]);
+    update[i]->level[i].span = (rank[0] - rank[i]) + 1;
+  }
+  for (int i = level; i < level_; i++) update[i]->level[i].span++;
+  x->backward = update[0] == header_ ? nullptr : update[0];
+  if (x->level[0].forward != nullptr) {
+    x->level[0].forward->backward = x;
+  } else {
+    tail_ = x;
+  }
+  length_++;
+  return x;
+}
+
+void ZSetObject::DeleteNode(Node* x, Node** update) {
+  for (int i = 0; i < level_; i++) {
+    if (update[i]->level[i].forward == x) {
+      update[i]->level[i].span += x->level[i].span - 1;
+      update[i]->level[i].forward = x->level[i].forward;
+    } else {
+      update[i]->level[i].span -= 1;
+    }
+  }
+  if (x->level[0].forward != nullptr) {
+    x->level[0].forward->backward = x->backward;
+  } else {
+    tail_ = x->backward;
+  }
+  while (level_ > 1 && header_->level[level_ - 1].forward == nullptr) level_--;
+  length_--;
+}
+
+bool ZSetObject::Score(std::string_view member, double* score) {
+  auto* e = dict_.Find(member);
+  if (e == nullptr) return false;
+  *score = e->value->score;
+  return true;
+}
+
+bool ZSetObject::Set(std::string_view member, double score) {
+  auto [e, created] = dict_.Insert(member);
+  if (!created) {
+    Node* old = e->value;
+    if (old->score == score) return false;
+    Remove(member);
+    e = dict_.Insert(member).first;
+  }
+  e->value = Insert(score, member);
+  return created;
+}
+
+bool ZSetObject::Remove(std::string_view member) {
+  auto entry = dict_.Detach(member);
+  if (entry == nullptr) return false;
+  Node* target = entry->value;
+  Node* update[kMaxLevel];
+  Node* x = header_;
+  for (int i = level_ - 1; i >= 0; i--) {
+    while (x->level[i].forward != nullptr &&
+           Less(x->level[i].forward->score, x->level[i].forward->member, target->score,
+                target->member)) {
+      x = x->level[i].forward;
+    }
+    update[i] = x;
+  }
+  DeleteNode(target, update);
+  delete target;
+  return true;
+}
+
+uint64_t ZSetObject::RankOf(const Node* node) const {
+  uint64_t rank = 0;
+  Node* x = header_;
+  for (int i = level_ - 1; i >= 0; i--) {
+    while (
+        x->level[i].forward != nullptr &&
+        !Less(node->score, node->member, x->level[i].forward->score, x->level[i].forward->member)) {
+      rank += x->level[i].span;
+      x = x->level[i].forward;
+    }
+    if (x == node) return rank - 1;
+  }
+  return rank - 1;
+}
+
+int64_t ZSetObject::Rank(std::string_view member, bool rev) {
+  auto* e = dict_.Find(member);
+  if (e == nullptr) return -1;
+  uint64_t r = RankOf(e->value);
+  return rev ? static_cast<int64_t>(length_ - 1 - r) : static_cast<int64_t>(r);
+}
+
+ZSetObject::Node* ZSetObject::AtRank(uint64_t rank) const {
+  if (rank >= length_) return nullptr;
+  uint64_t target = rank + 1, traversed = 0;
+  Node* x = header_;
+  for (int i = level_ - 1; i >= 0; i--) {
+    while (x->level[i].forward != nullptr && traversed + x->level[i].span <= target) {
+      traversed += x->level[i].span;
+      x = x->level[i].forward;
+    }
+    if (traversed == target) return x;
+  }
+  return nullptr;
+}
+
+bool ZSetObject::ScoreRangeEmpty(const ZScoreRange& r) {
+  return r.min > r.max || (r.min == r.max && (r.minex || r.maxex));
+}
+
+ZSetObject::Node* ZSetObject::FirstInRange(const ZScoreRange& r) const {
+  if (ScoreRangeEmpty(r) || tail_ == nullptr || !ValueGteMin(tail_->score, r)) return nullptr;
+  Node* first = First();
+  if (!ValueLteMax(first->score, r)) return nullptr;
+  Node* x = header_;
+  for (int i = level_ - 1; i >= 0; i--) {
+    while (x->level[i].forward != nullptr && !ValueGteMin(x->level[i].forward->score, r)) {
+      x = x->level[i].forward;
+    }
+  }
+  x = x->level[0].forward;
+  return x != nullptr && ValueLteMax(x->score, r) ? x : nullptr;
+}
+
+ZSetObject::Node* ZSetObject::LastInRange(const ZScoreRange& r) const {
+  if (ScoreRangeEmpty(r) || tail_ == nullptr || !ValueGteMin(tail_->score, r)) return nullptr;
+  if (!ValueLteMax(First()->score, r)) return nullptr;
+  Node* x = header_;
+  for (int i = level_ - 1; i >= 0; i--) {
+    while (x->level[i].forward != nullptr && ValueLteMax(x->level[i].forward->score, r)) {
+      x = x->level[i].forward;
+    }
+  }
+  return x != header_ && ValueGteMin(x->score, r) ? x : nullptr;
+}
+
+bool ZSetObject::LexGteMin(std::string_view m, const ZLexRange& r) {
+  if (r.min_inf) return true;
+  if (r.min_pinf) return false;
+  return r.minex ? m > r.min : m >= r.min;
+}
+
+bool ZSetObject::LexLteMax(std::string_view m, const ZLexRange& r) {
+  if (r.max_inf) return true;
+  if (r.max_ninf) return false;
+  return r.maxex ? m < r.max : m <= r.max;
+}
+
+bool ZSetObject::LexRangeEmpty(const ZLexRange& r) {
+  if (r.min_pinf || r.max_ninf) return true;
+  if (r.min_inf || r.max_inf) return false;
+  return r.min > r.max || (r.min == r.max && (r.minex || r.maxex));
+}
+
+ZSetObject::Node* ZSetObject::FirstInLex(const ZLexRange& r) const {
+  if (LexRangeEmpty(r) || tail_ == nullptr || !LexGteMin(tail_->member, r)) return nullptr;
+  if (!LexLteMax(First()->member, r)) return nullptr;
+  Node* x = header_;
+  for (int i = level_ - 1; i >= 0; i--) {
+    while (x->level[i].forward != nullptr && !LexGteMin(x->level[i].forward->member, r)) {
+      x = x->level[i].forward;
+    }
+  }
+  x = x->level[0].forward;
+  return x != nullptr && LexLteMax(x->member, r) ? x : nullptr;
+}
+
+ZSetObject::Node* ZSetObject::LastInLex(const ZLexRange& r) const {
+  if (LexRangeEmpty(r) || tail_ == nullptr || !LexGteMin(tail_->member, r)) return nullptr;
+  if (!LexLteMax(First()->member, r)) return nullptr;
+  Node* x = header_;
+  for (int i = level_ - 1; i >= 0; i--) {
+    while (x->level[i].forward != nullptr && LexLteMax(x->level[i].forward->member, r)) {
+      x = x->level[i].forward;
+    }
+  }
+  return x != header_ && LexGteMin(x->member, r) ? x : nullptr;
+}
+
+ZSetObject::Node* ZSetObject::Random(std::mt19937_64& rng) { return dict_.Random(rng)->value; }
+
+uint64_t ZSetObject::Scan(uint64_t cursor, int64_t count,
+                          std::vector<std::pair<std::string, double>>* out) {
+  if (listpack_) {
+    for (Node* x = First(); x != nullptr; x = x->next()) out->emplace_back(x->member, x->score);
+    return 0;
+  }
+  int steps = 0;
+  do {
+    cursor = dict_.Scan(cursor,
+                        [&](Dict<Node*>::Entry& e) { out->emplace_back(e.key, e.value->score); });
+  } while (cursor != 0 && ++steps < count * 10 && static_cast<int64_t>(out->size()) < count);
+  return cursor;
+}
+
+void ZSetObject::CheckConvert(size_t max_entries, size_t max_value) {
+  if (!listpack_) return;
+  if (length_ > max_entries) {
+    listpack_ = false;
+    return;
+  }
+  for (Node* x = First(); x != nullptr; x = x->next()) {
+    if (x->member.size() > max_value) {
+      listpack_ = false;
+      return;
+    }
+  }
+}
+
+}  // namespace docket::storage

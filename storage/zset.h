@@ -1,0 +1,124 @@
+// ZSetObject: a sorted-set value (Redis's t_zset.c): a skiplist with spans, ordered by (score,
+// member), for O(log n) rank and range seeks, plus a member -> node Dict for O(1) score lookup.
+// OBJECT ENCODING says "listpack" while small (kMaxListpackEntries / kMaxListpackValue) and
+// "skiplist" once it has grown past either limit (one way). Depends on storage/{dict,value}.h.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "storage/dict.h"
+#include "storage/value.h"
+
+namespace docket::storage {
+
+// A score interval, min and max each inclusive or exclusive (zrangespec).
+struct ZScoreRange {
+  double min = 0, max = 0;
+  bool minex = false, maxex = false;
+};
+
+// A lex interval (zlexrangespec): "-" and "+" are the infinities.
+struct ZLexRange {
+  std::string min, max;
+  bool min_inf = false, max_inf = false;    // min is "-" / max is "+"
+  bool min_pinf = false, max_ninf = false;  // min is "+" / max is "-" (empty ranges)
+  bool minex = false, maxex = false;
+};
+
+class ZSetObject : public TypedObject {
+ public:
+  static constexpr size_t kMaxListpackEntries = 128;
+  static constexpr size_t kMaxListpackValue = 64;
+  static constexpr int kMaxLevel = 32;
+
+  struct Node;
+  struct Level {
+    Node* forward = nullptr;
+    uint64_t span = 0;
+  };
+  struct Node {
+    std::string member;
+    double score = 0;
+    Node* backward = nullptr;
+    std::vector<Level> level;
+    Node* next() const { return level[0].forward; }
+    Node* prev() const { return backward; }
+  };
+
+  ZSetObject();
+  ~ZSetObject() override;
+  ZSetObject(const ZSetObject&) = delete;
+  ZSetObject& operator=(const ZSetObject&) = delete;
+
+  // TypedObject
+  std::unique_ptr<TypedObject> Clone() const override;
+  size_t MemoryUsage() const override;
+  std::string_view EncodingName() const override { return listpack_ ? "listpack" : "skiplist"; }
+
+  size_t size() const { return length_; }
+  bool empty() const { return length_ == 0; }
+  bool is_listpack() const { return listpack_; }
+
+  // The member's score; false when absent.
+  bool Score(std::string_view member, double* score);
+  // Adds member or changes its score. Returns true when the member was added.
+  bool Set(std::string_view member, double score);
+  // Removes member; false when absent.
+  bool Remove(std::string_view member);
+  // 0-based rank from the lowest (or, with rev, the highest) score; -1 when absent.
+  int64_t Rank(std::string_view member, bool rev);
+
+  Node* First() const { return header_->level[0].forward; }
+  Node* Last() const { return tail_; }
+  // The node at 0-based rank (ascending). nullptr when out of range.
+  Node* AtRank(uint64_t rank) const;
+  // Ascending 0-based rank of a node in this set.
+  uint64_t RankOf(const Node* node) const;
+
+  // First / last node inside the range, nullptr when none (zslNthInRange-free seeks).
+  Node* FirstInRange(const ZScoreRange& r) const;
+  Node* LastInRange(const ZScoreRange& r) const;
+  Node* FirstInLex(const ZLexRange& r) const;
+  Node* LastInLex(const ZLexRange& r) const;
+
+  static bool ValueGteMin(double v, const ZScoreRange& r) {
+    return r.minex ? v > r.min : v >= r.min;
+  }
+  static bool ValueLteMax(double v, const ZScoreRange& r) {
+    return r.maxex ? v < r.max : v <= r.max;
+  }
+  static bool LexGteMin(std::string_view m, const ZLexRange& r);
+  static bool LexLteMax(std::string_view m, const ZLexRange& r);
+  static bool ScoreRangeEmpty(const ZScoreRange& r);
+  static bool LexRangeEmpty(const ZLexRange& r);
+
+  // A random member (with its score). REQUIRES: !empty().
+  Node* Random(std::mt19937_64& rng);
+  // One ZSCAN step, Redis-like: a listpack-encoded set returns everything and cursor 0.
+  uint64_t Scan(uint64_t cursor, int64_t count, std::vector<std::pair<std::string, double>>* out);
+
+  void ConvertToSkiplist() { listpack_ = false; }
+  // Applies the encoding limits after an insertion of member.
+  void CheckConvert(size_t max_entries, size_t max_value);
+
+ private:
+  int RandomLevel();
+  Node* Insert(double score, std::string_view member);
+  void DeleteNode(Node* x, Node** update);
+  Node* NewNode(int level, double score, std::string_view member);
+
+  Node* header_;
+  Node* tail_ = nullptr;
+  uint64_t length_ = 0;
+  int level_ = 1;
+  bool listpack_ = true;
+  Dict<Node*> dict_;
+  std::mt19937 level_rng_{12345};
+};
+
+}  // namespace docket::storage

@@ -1,0 +1,165 @@
+// Tests for storage/zset: the skiplist and member dict against a std::set<(score, member)> model
+// (random sets, score updates and removes), ranks both ways, rank seeks, score and lex range
+// seeks, the encoding switch, deep copies and ZSCAN coverage.
+#include "storage/zset.h"
+
+#include <doctest/doctest.h>
+
+#include <iterator>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace docket::storage {
+namespace {
+
+using Model = std::set<std::pair<double, std::string>>;
+
+void CheckSame(ZSetObject& z, const Model& model) {
+  REQUIRE(z.size() == model.size());
+  auto it = model.begin();
+  uint64_t rank = 0;
+  const ZSetObject::Node* prev = nullptr;
+  for (auto* x = z.First(); x != nullptr; x = x->next(), ++it, ++rank) {
+    REQUIRE(it != model.end());
+    CHECK(x->score == it->first);
+    CHECK(x->member == it->second);
+    CHECK(x->prev() == prev);
+    CHECK(z.RankOf(x) == rank);
+    CHECK(z.AtRank(rank) == x);
+    double s = 0;
+    CHECK(z.Score(x->member, &s));
+    CHECK(s == x->score);
+    prev = x;
+  }
+  CHECK(it == model.end());
+  CHECK(z.Last() == prev);
+}
+
+TEST_CASE("zset: random operations match a std::set model") {
+  std::mt19937_64 rng(7);
+  ZSetObject z;
+  Model model;
+  std::map<std::string, double> scores;
+  for (int i = 0; i < 5000; i++) {
+    std::string m = "m" + std::to_string(rng() % 400);
+    double score = static_cast<double>(rng() % 50);
+    int op = static_cast<int>(rng() % 3);
+    auto found = scores.find(m);
+    if (op < 2) {
+      bool added = z.Set(m, score);
+      CHECK(added == (found == scores.end()));
+      if (found != scores.end()) model.erase({found->second, m});
+      model.insert({score, m});
+      scores[m] = score;
+    } else {
+      CHECK(z.Remove(m) == (found != scores.end()));
+      if (found != scores.end()) {
+        model.erase({found->second, m});
+        scores.erase(found);
+      }
+    }
+    if (i % 500 == 0) CheckSame(z, model);
+  }
+  CheckSame(z, model);
+  int64_t r = 0;
+  for (auto& [s, m] : model) {
+    CHECK(z.Rank(m, false) == r);
+    CHECK(z.Rank(m, true) == static_cast<int64_t>(model.size()) - 1 - r);
+    r++;
+  }
+  CHECK(z.Rank("nosuch", false) == -1);
+  CHECK(z.AtRank(model.size()) == nullptr);
+}
+
+TEST_CASE("zset: score range seeks") {
+  ZSetObject z;
+  Model model;
+  for (int i = 0; i < 300; i++) {
+    z.Set("m" + std::to_string(i), i / 3);
+    model.insert({i / 3, "m" + std::to_string(i)});
+  }
+  for (int lo = -2; lo < 103; lo += 7) {
+    for (int hi = lo - 3; hi < 105; hi += 11) {
+      for (int ex = 0; ex < 4; ex++) {
+        ZScoreRange r{static_cast<double>(lo), static_cast<double>(hi), (ex & 1) != 0,
+                      (ex & 2) != 0};
+        const std::pair<double, std::string>* first = nullptr;
+        const std::pair<double, std::string>* last = nullptr;
+        for (auto& e : model) {
+          if (ZSetObject::ValueGteMin(e.first, r) && ZSetObject::ValueLteMax(e.first, r)) {
+            if (first == nullptr) first = &e;
+            last = &e;
+          }
+        }
+        auto* f = z.FirstInRange(r);
+        auto* l = z.LastInRange(r);
+        REQUIRE((f == nullptr) == (first == nullptr));
+        REQUIRE((l == nullptr) == (last == nullptr));
+        if (f != nullptr) {
+          CHECK(f->member == first->second);
+          CHECK(l->member == last->second);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("zset: lex range seeks") {
+  ZSetObject z;
+  for (char c = 'a'; c <= 'z'; c++) z.Set(std::string(1, c), 0);
+  ZLexRange r;
+  r.min = "c";
+  r.max = "f";
+  r.maxex = true;
+  CHECK(z.FirstInLex(r)->member == "c");
+  CHECK(z.LastInLex(r)->member == "e");
+  r.min_inf = true;
+  CHECK(z.FirstInLex(r)->member == "a");
+  ZLexRange empty;
+  empty.min_pinf = true;
+  empty.max_inf = true;
+  CHECK(z.FirstInLex(empty) == nullptr);
+  ZLexRange all;
+  all.min_inf = all.max_inf = true;
+  CHECK(z.LastInLex(all)->member == "z");
+}
+
+TEST_CASE("zset: encodings, copies and scan") {
+  ZSetObject z;
+  CHECK(z.EncodingName() == "listpack");
+  for (size_t i = 0; i < ZSetObject::kMaxListpackEntries; i++) {
+    z.Set("m" + std::to_string(i), static_cast<double>(i));
+    z.CheckConvert(ZSetObject::kMaxListpackEntries, ZSetObject::kMaxListpackValue);
+  }
+  CHECK(z.EncodingName() == "listpack");
+  z.Set("extra", 1.5);
+  z.CheckConvert(ZSetObject::kMaxListpackEntries, ZSetObject::kMaxListpackValue);
+  CHECK(z.EncodingName() == "skiplist");
+  z.Remove("extra");
+  CHECK(z.EncodingName() == "skiplist");
+  auto copy = z.Clone();
+  auto& c = static_cast<ZSetObject&>(*copy);
+  CHECK(c.size() == z.size());
+  CHECK(c.EncodingName() == "skiplist");
+  z.Remove("m0");
+  CHECK(c.size() == z.size() + 1);
+  std::set<std::string> seen;
+  uint64_t cursor = 0;
+  do {
+    std::vector<std::pair<std::string, double>> out;
+    cursor = c.Scan(cursor, 10, &out);
+    for (auto& e : out) seen.insert(e.first);
+  } while (cursor != 0);
+  CHECK(seen.size() == c.size());
+  ZSetObject small;
+  small.Set(std::string(65, 'x'), 1);
+  small.CheckConvert(ZSetObject::kMaxListpackEntries, ZSetObject::kMaxListpackValue);
+  CHECK(small.EncodingName() == "skiplist");
+}
+
+}  // namespace
+}  // namespace docket::storage
