@@ -15,9 +15,7 @@
 #include "server/log.h"
 #include "server/server.h"
 #include "storage/hash.h"
-#include "storage/hash.h"
 #include "storage/list.h"
-#include "storage/set.h"
 #include "storage/set.h"
 #include "storage/zset.h"
 

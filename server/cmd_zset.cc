@@ -110,80 +110,97 @@ namespace {
 
 using namespace zset;  // NOLINT
 
-// The rest of ZADD / ZINCRBY after option parsing (zaddGenericCommand).
+// ZADD's options.
 struct ZAddFlags {
   bool nx = false, xx = false, gt = false, lt = false, ch = false, incr = false;
 };
 
-void ZAddGeneric(CommandContext& ctx, size_t scoreidx, ZAddFlags f) {
-  std::string_view key = ctx.arg(1);
+// Option conflicts and scores, checked before anything changes; replies on error.
+bool ValidateZAdd(CommandContext& ctx, size_t scoreidx, const ZAddFlags& f,
+                  std::vector<double>* scores) {
   size_t elements = ctx.argc() - scoreidx;
-  if (elements % 2 != 0 || elements == 0) return ctx.reply.Error(errors::kSyntax);
-  elements /= 2;
-  if (f.nx && f.xx) {
-    return ctx.reply.Error("XX and NX options at the same time are not compatible");
+  std::string_view error;
+  if (elements % 2 != 0 || elements == 0) {
+    error = errors::kSyntax;
+  } else if (f.nx && f.xx) {
+    error = "XX and NX options at the same time are not compatible";
+  } else if ((f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt)) {
+    error = "GT, LT, and/or NX options at the same time are not compatible";
+  } else if (f.incr && elements > 2) {
+    error = "INCR option supports a single increment-element pair";
   }
-  if ((f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt)) {
-    return ctx.reply.Error("GT, LT, and/or NX options at the same time are not compatible");
+  if (!error.empty()) {
+    ctx.reply.Error(error);
+    return false;
   }
-  if (f.incr && elements > 1) {
-    return ctx.reply.Error("INCR option supports a single increment-element pair");
-  }
-  std::vector<double> scores(elements);
-  for (size_t j = 0; j < elements; j++) {
-    if (!storage::StringToDouble(ctx.arg(scoreidx + j * 2), &scores[j])) {
-      return ctx.reply.Error(errors::kNotFloat);
+  scores->resize(elements / 2);
+  for (size_t j = 0; j < scores->size(); j++) {
+    if (!storage::StringToDouble(ctx.arg(scoreidx + j * 2), &(*scores)[j])) {
+      ctx.reply.Error(errors::kNotFloat);
+      return false;
     }
   }
+  return true;
+}
+
+struct ZAddOutcome {
+  int64_t added = 0, updated = 0, processed = 0;
+  double score = 0;  // the last processed member's score (the INCR reply)
+  bool nan = false;
+};
+
+// zsetAdd for each pair, in order; stops at a NaN increment.
+void ApplyZAdd(CommandContext& ctx, ZSetObject& z, size_t scoreidx, const ZAddFlags& f,
+               const std::vector<double>& scores, ZAddOutcome* out) {
+  for (size_t j = 0; j < scores.size(); j++) {
+    std::string_view ele = ctx.arg(scoreidx + 1 + j * 2);
+    double s = scores[j], cur = 0;
+    if (z.Score(ele, &cur)) {
+      if (f.nx) continue;
+      if (f.incr && std::isnan(s += cur)) {
+        out->nan = true;
+        return;
+      }
+      if ((f.lt && s >= cur) || (f.gt && s <= cur)) continue;
+      if (s != cur) {
+        z.Set(ele, s);
+        out->updated++;
+      }
+    } else {
+      if (f.xx) continue;
+      z.Set(ele, s);
+      CheckConvert(z);
+      out->added++;
+    }
+    out->processed++;
+    out->score = s;
+  }
+}
+
+// zaddGenericCommand after option parsing (ZADD, ZINCRBY).
+void ZAddGeneric(CommandContext& ctx, size_t scoreidx, ZAddFlags f) {
+  std::string_view key = ctx.arg(1);
+  std::vector<double> scores;
+  if (!ValidateZAdd(ctx, scoreidx, f, &scores)) return;
   bool wrong = false;
   Value* v = ctx.LookupWriteOfType(key, ValueType::kZSet, &wrong);
   if (wrong) return;
-  int64_t added = 0, updated = 0, processed = 0;
-  double score = 0;
-  bool nan = false;
-  if (v == nullptr && !f.xx) v = &CreateZSet(ctx, key, elements, ctx.arg(scoreidx + 1).size());
-  if (v != nullptr) {
-    ZSetObject& z = AsZSet(v);
-    for (size_t j = 0; j < elements; j++) {
-      std::string_view ele = ctx.arg(scoreidx + 1 + j * 2);
-      double s = scores[j], cur = 0;
-      if (z.Score(ele, &cur)) {
-        if (f.nx) continue;
-        if (f.incr) {
-          s += cur;
-          if (std::isnan(s)) {
-            nan = true;
-            break;
-          }
-        }
-        if ((f.lt && s >= cur) || (f.gt && s <= cur)) continue;
-        if (s != cur) {
-          z.Set(ele, s);
-          updated++;
-        }
-      } else {
-        if (f.xx) continue;
-        z.Set(ele, s);
-        CheckConvert(z);
-        added++;
-      }
-      processed++;
-      score = s;
-    }
+  if (v == nullptr && !f.xx) {
+    v = &CreateZSet(ctx, key, scores.size(), ctx.arg(scoreidx + 1).size());
   }
-  ctx.Dirty(added + updated);
-  if (nan) {
+  ZAddOutcome o;
+  if (v != nullptr) ApplyZAdd(ctx, AsZSet(v), scoreidx, f, scores, &o);
+  ctx.Dirty(o.added + o.updated);
+  if (o.nan) {
     ctx.reply.Error(kNanResult);
+  } else if (f.incr && o.processed > 0) {
+    ctx.reply.Double(o.score);
   } else if (f.incr) {
-    if (processed > 0) {
-      ctx.reply.Double(score);
-    } else {
-      ctx.reply.NullBulk();
-    }
+    ctx.reply.NullBulk();
   } else {
-    ctx.reply.Integer(f.ch ? added + updated : added);
+    ctx.reply.Integer(f.ch ? o.added + o.updated : o.added);
   }
-  if (added > 0 || updated > 0) {
+  if (o.added > 0 || o.updated > 0) {
     ctx.KeyModified(key);
     ctx.Notify('z', f.incr ? "zincr" : "zadd", key);
   }

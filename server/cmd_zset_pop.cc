@@ -191,10 +191,18 @@ void RandWithCount(CommandContext& ctx, int64_t l, bool withscores) {
   auto& rng = ctx.keyspace().rng();
   std::vector<Node*> nodes;
   uint64_t count = l < 0 ? static_cast<uint64_t>(-l) : static_cast<uint64_t>(l);
-  if (l < 0) {
-    nodes.reserve(count);
-    for (uint64_t i = 0; i < count; i++) nodes.push_back(z.Random(rng));
-  } else if (count >= z.size()) {  // the whole zset, from the highest (as Redis 7.0 replies)
+  if (l < 0) {  // streamed: the count may be huge (the client's output limit applies)
+    bool nested = withscores && ctx.client.resp() > 2;
+    ctx.reply.ArrayHeader(withscores && !nested ? count * 2 : count);
+    for (uint64_t i = 0; i < count; i++) {
+      Node* x = z.Random(rng);
+      if (nested) ctx.reply.ArrayHeader(2);
+      ctx.reply.Bulk(x->member);
+      if (withscores) ctx.reply.Double(x->score);
+    }
+    return;
+  }
+  if (count >= z.size()) {  // the whole zset, from the highest (as Redis 7.0 replies)
     for (Node* x = z.Last(); x != nullptr; x = x->prev()) nodes.push_back(x);
   } else {
     for (Node* x = z.First(); x != nullptr; x = x->next()) nodes.push_back(x);

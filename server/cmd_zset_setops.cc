@@ -105,85 +105,101 @@ void Compute(Op op, std::vector<Source>& srcs, Aggregate agg, int64_t limit, Res
   });
 }
 
-// zunionInterDiffGenericCommand. dst_idx is 0 without a destination; numkeys_idx follows it.
-void SetOpGeneric(CommandContext& ctx, size_t dst_idx, Op op, bool card_only) {
-  size_t numkeys_idx = dst_idx + 1;
-  int64_t setnum;
-  if (!ParseLong(ctx, ctx.arg(numkeys_idx), &setnum)) return;
-  if (setnum < 1) {
-    return ctx.reply.Error("at least 1 input key is needed for '" + ctx.spec.fullname +
-                           "' command");
-  }
-  if (setnum > static_cast<int64_t>(ctx.argc() - numkeys_idx - 1)) {
-    return ctx.reply.Error(errors::kSyntax);
-  }
-  std::vector<Source> srcs(setnum);
-  size_t j = numkeys_idx + 1;
-  for (int64_t i = 0; i < setnum; i++, j++) {
-    Value* v = dst_idx != 0 ? ctx.LookupWrite(ctx.arg(j)) : ctx.LookupRead(ctx.arg(j));
-    if (v == nullptr) continue;
-    if (v->type() == ValueType::kZSet) {
-      srcs[i].z = &AsZSet(v);
-    } else if (v->type() == ValueType::kSet) {
-      srcs[i].s = &v->As<SetObject>();
-    } else {
-      return ctx.reply.Error(errors::kWrongType);
-    }
-  }
+struct SetOpRequest {
+  size_t dst_idx = 0;  // 0: no destination
+  Op op = Op::kUnion;
+  bool card_only = false;
+  std::vector<Source> srcs;
   Aggregate agg = Aggregate::kSum;
   bool withscores = false;
   int64_t limit = 0;
+};
+
+// numkeys and the input keys (lookupKeyWrite with a destination, as Redis). Sets *next to the
+// first option's index.
+bool ParseSources(CommandContext& ctx, SetOpRequest* q, size_t* next) {
+  size_t numkeys_idx = q->dst_idx + 1;
+  int64_t setnum;
+  if (!ParseLong(ctx, ctx.arg(numkeys_idx), &setnum)) return false;
+  if (setnum < 1) {
+    ctx.reply.Error("at least 1 input key is needed for '" + ctx.spec.fullname + "' command");
+    return false;
+  }
+  if (setnum > static_cast<int64_t>(ctx.argc() - numkeys_idx - 1)) {
+    ctx.reply.Error(errors::kSyntax);
+    return false;
+  }
+  q->srcs.resize(setnum);
+  size_t j = numkeys_idx + 1;
+  for (int64_t i = 0; i < setnum; i++, j++) {
+    Value* v = q->dst_idx != 0 ? ctx.LookupWrite(ctx.arg(j)) : ctx.LookupRead(ctx.arg(j));
+    if (v == nullptr) continue;
+    if (v->type() == ValueType::kZSet) {
+      q->srcs[i].z = &AsZSet(v);
+    } else if (v->type() == ValueType::kSet) {
+      q->srcs[i].s = &v->As<SetObject>();
+    } else {
+      ctx.reply.Error(errors::kWrongType);
+      return false;
+    }
+  }
+  *next = j;
+  return true;
+}
+
+bool ParseAggregate(std::string_view a, Aggregate* agg) {
+  if (OptionIs(a, "sum")) {
+    *agg = Aggregate::kSum;
+  } else if (OptionIs(a, "min")) {
+    *agg = Aggregate::kMin;
+  } else if (OptionIs(a, "max")) {
+    *agg = Aggregate::kMax;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// WEIGHTS, AGGREGATE, WITHSCORES, LIMIT, each where the command allows it.
+bool ParseSetOpOptions(CommandContext& ctx, size_t j, SetOpRequest* q) {
+  bool algebra = q->op != Op::kDiff && !q->card_only;
   while (j < ctx.argc()) {
     size_t remaining = ctx.argc() - j;
     std::string_view o = ctx.arg(j);
-    if (op != Op::kDiff && !card_only && remaining >= static_cast<size_t>(setnum) + 1 &&
-        OptionIs(o, "weights")) {
+    if (algebra && remaining >= q->srcs.size() + 1 && OptionIs(o, "weights")) {
       j++;
-      for (int64_t i = 0; i < setnum; i++, j++) {
-        if (!storage::StringToDouble(ctx.arg(j), &srcs[i].weight)) {
-          return ctx.reply.Error("weight value is not a float");
+      for (size_t i = 0; i < q->srcs.size(); i++, j++) {
+        if (!storage::StringToDouble(ctx.arg(j), &q->srcs[i].weight)) {
+          ctx.reply.Error("weight value is not a float");
+          return false;
         }
       }
-    } else if (op != Op::kDiff && !card_only && remaining >= 2 && OptionIs(o, "aggregate")) {
-      std::string_view a = ctx.arg(j + 1);
-      if (OptionIs(a, "sum")) {
-        agg = Aggregate::kSum;
-      } else if (OptionIs(a, "min")) {
-        agg = Aggregate::kMin;
-      } else if (OptionIs(a, "max")) {
-        agg = Aggregate::kMax;
-      } else {
-        return ctx.reply.Error(errors::kSyntax);
+    } else if (algebra && remaining >= 2 && OptionIs(o, "aggregate")) {
+      if (!ParseAggregate(ctx.arg(j + 1), &q->agg)) break;
+      j += 2;
+    } else if (q->dst_idx == 0 && !q->card_only && OptionIs(o, "withscores")) {
+      q->withscores = true;
+      j++;
+    } else if (q->card_only && remaining >= 2 && OptionIs(o, "limit")) {
+      if (!storage::StringToInt64(ctx.arg(j + 1), &q->limit) || q->limit < 0) {
+        ctx.reply.Error("LIMIT can't be negative");
+        return false;
       }
       j += 2;
-    } else if (dst_idx == 0 && !card_only && OptionIs(o, "withscores")) {
-      withscores = true;
-      j++;
-    } else if (card_only && remaining >= 2 && OptionIs(o, "limit")) {
-      int64_t l;
-      if (!storage::StringToInt64(ctx.arg(j + 1), &l))
-        return ctx.reply.Error("LIMIT can't be negative");
-      if (l < 0) return ctx.reply.Error("LIMIT can't be negative");
-      limit = l;
-      j += 2;
     } else {
-      return ctx.reply.Error(errors::kSyntax);
+      break;
     }
   }
-  Result result;
-  int64_t card = 0;
-  Compute(op, srcs, agg, limit, card_only ? nullptr : &result, &card);
-  if (card_only) return ctx.reply.Integer(card);
-  auto z = std::make_unique<ZSetObject>();
-  z->ConvertToSkiplist();
-  for (auto& [m, s] : result) z->Set(m, s);
-  if (dst_idx == 0) {
-    std::vector<Node*> nodes;
-    for (Node* x = z->First(); x != nullptr; x = x->next()) nodes.push_back(x);
-    return ReplyEntries(ctx, nodes, withscores);
-  }
-  std::string_view dst = ctx.arg(dst_idx);
-  if (z->empty()) {
+  if (j == ctx.argc()) return true;
+  ctx.reply.Error(errors::kSyntax);
+  return false;
+}
+
+// The STORE forms' ending: the result (re-encoded as listpack when small) replaces dst, or an
+// empty result deletes dst.
+void StoreResult(CommandContext& ctx, const SetOpRequest& q, ZSetObject& result) {
+  std::string_view dst = ctx.arg(q.dst_idx);
+  if (result.empty()) {
     ctx.reply.Integer(0);
     if (ctx.db.Delete(dst)) {
       ctx.KeyModified(dst);
@@ -193,18 +209,38 @@ void SetOpGeneric(CommandContext& ctx, size_t dst_idx, Op op, bool card_only) {
     return;
   }
   auto fresh = std::make_unique<ZSetObject>();  // zsetConvertToListpackIfNeeded
-  for (Node* x = z->First(); x != nullptr; x = x->next()) fresh->Set(x->member, x->score);
+  for (Node* x = result.First(); x != nullptr; x = x->next()) fresh->Set(x->member, x->score);
   CheckConvert(*fresh);
   int64_t n = static_cast<int64_t>(fresh->size());
   ctx.db.Set(dst, Value::Object(ValueType::kZSet, std::move(fresh)));
   ctx.KeyModified(dst);
   ctx.reply.Integer(n);
-  ctx.Notify('z',
-             op == Op::kUnion   ? "zunionstore"
-             : op == Op::kInter ? "zinterstore"
-                                : "zdiffstore",
-             dst);
+  const char* event = q.op == Op::kUnion   ? "zunionstore"
+                      : q.op == Op::kInter ? "zinterstore"
+                                           : "zdiffstore";
+  ctx.Notify('z', event, dst);
   ctx.Dirty();
+}
+
+// zunionInterDiffGenericCommand. dst_idx is 0 without a destination; numkeys follows it.
+void SetOpGeneric(CommandContext& ctx, size_t dst_idx, Op op, bool card_only) {
+  SetOpRequest q;
+  q.dst_idx = dst_idx;
+  q.op = op;
+  q.card_only = card_only;
+  size_t next;
+  if (!ParseSources(ctx, &q, &next) || !ParseSetOpOptions(ctx, next, &q)) return;
+  Result result;
+  int64_t card = 0;
+  Compute(op, q.srcs, q.agg, q.limit, card_only ? nullptr : &result, &card);
+  if (card_only) return ctx.reply.Integer(card);
+  ZSetObject z;
+  z.ConvertToSkiplist();
+  for (auto& [m, s] : result) z.Set(m, s);
+  if (dst_idx != 0) return StoreResult(ctx, q, z);
+  std::vector<Node*> nodes;
+  for (Node* x = z.First(); x != nullptr; x = x->next()) nodes.push_back(x);
+  ReplyEntries(ctx, nodes, q.withscores);
 }
 
 // ZUNION numkeys key [key ...] [WEIGHTS weight ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]

@@ -124,8 +124,8 @@ struct CommandStats {
 };
 
 struct CommandSpec {
-  std::string name;       // lowercase; subcommands "config|get"
-  std::string fullname;   // same, for stats keys
+  std::string name;      // lowercase; subcommands "config|get"
+  std::string fullname;  // same, for stats keys
   int arity = 0;
   uint32_t flags = 0;
   const CommandMeta* meta = nullptr;  // nullptr for commands Redis does not have

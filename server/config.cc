@@ -114,13 +114,27 @@ std::string QuoteValue(std::string_view v) {
   std::string out = "\"";
   for (unsigned char ch : v) {
     switch (ch) {
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\a': out += "\\a"; break;
-      case '\b': out += "\\b"; break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\a':
+        out += "\\a";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
       default:
         if (isprint(ch)) {
           out.push_back(static_cast<char>(ch));
@@ -228,8 +242,8 @@ ConfigParam DirParam() {
 bool ParseMemory(std::string_view text, int64_t* out) {
   std::string s = Lower(text);
   size_t digits = 0;
-  while (digits < s.size() && (isdigit(static_cast<unsigned char>(s[digits])) ||
-                               (digits == 0 && s[0] == '-'))) {
+  while (digits < s.size() &&
+         (isdigit(static_cast<unsigned char>(s[digits])) || (digits == 0 && s[0] == '-'))) {
     digits++;
   }
   std::string unit = s.substr(digits);
@@ -323,7 +337,8 @@ ConfigRegistry::ConfigRegistry() {
   Add(BoolParam("aof-use-rdb-preamble", &Config::aof_use_rdb_preamble, true));
   Add(BoolParam("aof-rewrite-incremental-fsync", &Config::aof_rewrite_incremental_fsync, true));
   Add(BoolParam("no-appendfsync-on-rewrite", &Config::no_appendfsync_on_rewrite, false));
-  ConfigParam timestamps = BoolParam("aof-timestamp-enabled", &Config::aof_timestamp_enabled, false);
+  ConfigParam timestamps =
+      BoolParam("aof-timestamp-enabled", &Config::aof_timestamp_enabled, false);
   auto parse_timestamps = timestamps.set;
   timestamps.set = [parse_timestamps](Config& c, const std::vector<std::string>& v) {
     std::string err = parse_timestamps(c, v);
@@ -336,8 +351,8 @@ ConfigRegistry::ConfigRegistry() {
   Add(timestamps);
   Add(StringParam("appendfilename", &Config::appendfilename, true));
   Add(StringParam("appenddirname", &Config::appenddirname, true));
-  ConfigParam hash_entries = IntParam("hash-max-listpack-entries",
-                                      &Config::hash_max_listpack_entries, 0, LONG_MAX, 512);
+  ConfigParam hash_entries =
+      IntParam("hash-max-listpack-entries", &Config::hash_max_listpack_entries, 0, LONG_MAX, 512);
   hash_entries.alias = "hash-max-ziplist-entries";
   Add(hash_entries);
   ConfigParam hash_value =
@@ -405,7 +420,8 @@ std::string ConfigRegistry::LoadText(std::string_view text) {
     text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
     line_no++;
     while (!line.empty() && isspace(static_cast<unsigned char>(line.back()))) line.remove_suffix(1);
-    while (!line.empty() && isspace(static_cast<unsigned char>(line.front()))) line.remove_prefix(1);
+    while (!line.empty() && isspace(static_cast<unsigned char>(line.front())))
+      line.remove_prefix(1);
     if (line.empty() || line[0] == '#') continue;
     std::vector<std::string> args;
     std::string err;
@@ -417,7 +433,8 @@ std::string ConfigRegistry::LoadText(std::string_view text) {
     }
     if (!err.empty()) {
       return "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file, at "
-             "line " + std::to_string(line_no) + "\n>>> '" + std::string(line) + "'\n" + err;
+             "line " +
+             std::to_string(line_no) + "\n>>> '" + std::string(line) + "'\n" + err;
     }
   }
   return "";
@@ -461,7 +478,8 @@ std::string ConfigRegistry::Set(const std::vector<std::pair<std::string, std::st
   std::vector<const ConfigParam*> found;
   for (const auto& [name, value] : pairs) {
     const ConfigParam* p = Find(name);
-    if (p == nullptr) return "Unknown option or number of arguments for CONFIG SET - '" + name + "'";
+    if (p == nullptr)
+      return "Unknown option or number of arguments for CONFIG SET - '" + name + "'";
     std::string failure = "CONFIG SET failed (possibly related to argument '" + name + "') - ";
     if (p->immutable) return failure + "can't set immutable config";
     if (std::find(found.begin(), found.end(), p) != found.end()) {

@@ -38,7 +38,8 @@ double ServerStats::Sample::Mean() const {
 }
 
 Server::Server(ConfigRegistry* config) : config_(config) {
-  storage::SetHashSeed(std::random_device{}() | (static_cast<uint64_t>(std::random_device{}()) << 32));
+  storage::SetHashSeed(std::random_device{}() |
+                       (static_cast<uint64_t>(std::random_device{}()) << 32));
   base_ = event_base_new();
   keyspace_ = std::make_unique<storage::Keyspace>(static_cast<int>(this->config().databases));
   run_id_ = RandomHex(40);
@@ -109,7 +110,8 @@ bool Server::Start() {
     return false;
   }
   DOCKET_LOG(LogLevel::kWarning, "oO0OoO0OoO0Oo Docket is starting oO0OoO0OoO0Oo");
-  DOCKET_LOG(LogLevel::kWarning, "Docket version=%s (redis_version=%s), bits=64, pid=%d, just started",
+  DOCKET_LOG(LogLevel::kWarning,
+             "Docket version=%s (redis_version=%s), bits=64, pid=%d, just started",
              std::string(kDocketVersion).c_str(), std::string(kRedisVersion).c_str(),
              static_cast<int>(getpid()));
   for (const std::string& addr : config().bind) {
@@ -241,7 +243,8 @@ void Server::BeforeSleep() {
   ProcessUnblockedClients();
   if (int64_t deadline = blocking_.NextDeadline(); deadline > 0) {
     int64_t wait_ms = std::max<int64_t>(0, deadline - NowMs());
-    timeval tv{static_cast<time_t>(wait_ms / 1000), static_cast<suseconds_t>(wait_ms % 1000 * 1000)};
+    timeval tv{static_cast<time_t>(wait_ms / 1000),
+               static_cast<suseconds_t>(wait_ms % 1000 * 1000)};
     event_add(block_timer_, &tv);
   }
   if (paused() && NowMs() >= pause_end_ms_) UnpauseClients();
@@ -300,9 +303,9 @@ void Server::Cron() {
   keyspace_->set_now_ms(now);
   cron_loops_++;
   for (auto* s : {&stats_.ops, &stats_.net_in, &stats_.net_out}) {
-    uint64_t value = s == &stats_.ops        ? stats_.commands_processed
-                     : s == &stats_.net_in   ? stats_.net_input_bytes
-                                             : stats_.net_output_bytes;
+    uint64_t value = s == &stats_.ops      ? stats_.commands_processed
+                     : s == &stats_.net_in ? stats_.net_input_bytes
+                                           : stats_.net_output_bytes;
     if (s->last_time_ms != 0 && now > s->last_time_ms) {
       s->samples[s->index] = (value - s->last_value) * 1000.0 / (now - s->last_time_ms);
       s->index = (s->index + 1) % 16;
@@ -374,8 +377,7 @@ void Server::OnBlockTimer(evutil_socket_t, short, void*) {
   // Nothing to do here: waking the loop runs BeforeSleep, which times the clients out.
 }
 
-void Server::RerunBlockedCommand(Client& c, const BlockedState& state,
-                                 std::string_view ready_key) {
+void Server::RerunBlockedCommand(Client& c, const BlockedState& state, std::string_view ready_key) {
   std::vector<std::string_view> argv(state.argv.begin(), state.argv.end());
   int db = c.db_index();
   c.set_db_index(state.db);

@@ -3,6 +3,7 @@
 #include "storage/zset.h"
 
 #include <cmath>
+#include <new>
 
 namespace docket::storage {
 
@@ -19,17 +20,24 @@ ZSetObject::~ZSetObject() {
   Node* x = header_;
   while (x != nullptr) {
     Node* next = x->level[0].forward;
-    delete x;
+    FreeNode(x);
     x = next;
   }
 }
 
 ZSetObject::Node* ZSetObject::NewNode(int level, double score, std::string_view member) {
-  auto* n = new Node;
+  void* mem = ::operator new(sizeof(Node) + level * sizeof(Level));
+  auto* n = new (mem) Node;
+  for (int i = 0; i < level; i++) new (&n->level[i]) Level();
+  n->nlevel = level;
   n->member.assign(member);
   n->score = score;
-  n->level.resize(level);
   return n;
+}
+
+void ZSetObject::FreeNode(Node* n) {
+  n->~Node();
+  ::operator delete(static_cast<void*>(n));
 }
 
 std::unique_ptr<TypedObject> ZSetObject::Clone() const {
@@ -42,14 +50,20 @@ std::unique_ptr<TypedObject> ZSetObject::Clone() const {
 size_t ZSetObject::MemoryUsage() const {
   size_t total = sizeof(*this) + dict_.MemoryUsage();
   for (Node* x = First(); x != nullptr; x = x->next()) {
-    total += sizeof(Node) + x->level.size() * sizeof(Level) + x->member.capacity();
+    total += sizeof(Node) + x->nlevel * sizeof(Level) + x->member.capacity();
   }
   return total;
 }
 
 int ZSetObject::RandomLevel() {
   int level = 1;
-  while ((level_rng_() & 0xFFFF) < (0.25 * 0xFFFF) && level < kMaxLevel) level++;
+  auto next = [this] {
+    level_rng_ ^= level_rng_ << 13;
+    level_rng_ ^= level_rng_ >> 7;
+    level_rng_ ^= level_rng_ << 17;
+    return level_rng_;
+  };
+  while ((next() & 0xFFFF) < (0.25 * 0xFFFF) && level < kMaxLevel) level++;
   return level;
 }
 
@@ -145,7 +159,7 @@ bool ZSetObject::Remove(std::string_view member) {
     update[i] = x;
   }
   DeleteNode(target, update);
-  delete target;
+  FreeNode(target);
   return true;
 }
 

@@ -45,7 +45,8 @@ class ZSetObject : public TypedObject {
     std::string member;
     double score = 0;
     Node* backward = nullptr;
-    std::vector<Level> level;
+    int nlevel = 0;
+    Level level[];  // nlevel entries, allocated with the node (GCC flexible array member)
     Node* next() const { return level[0].forward; }
     Node* prev() const { return backward; }
   };
@@ -110,7 +111,8 @@ class ZSetObject : public TypedObject {
   int RandomLevel();
   Node* Insert(double score, std::string_view member);
   void DeleteNode(Node* x, Node** update);
-  Node* NewNode(int level, double score, std::string_view member);
+  static Node* NewNode(int level, double score, std::string_view member);
+  static void FreeNode(Node* n);
 
   Node* header_;
   Node* tail_ = nullptr;
@@ -118,7 +120,7 @@ class ZSetObject : public TypedObject {
   int level_ = 1;
   bool listpack_ = true;
   Dict<Node*> dict_;
-  std::mt19937 level_rng_{12345};
+  uint64_t level_rng_ = 0x9E3779B97F4A7C15ULL;  // xorshift64 state for RandomLevel
 };
 
 }  // namespace docket::storage

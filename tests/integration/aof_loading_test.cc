@@ -58,9 +58,9 @@ TEST_CASE("aof loading: -LOADING and INFO loading:1 while a large AOF loads, the
         INFO("INFO while loading: ", info);
         if (info.find("loading:0\r\n") == std::string::npos) {
           CHECK(info.find("loading:1\r\n") != std::string::npos);
-          for (const char* field : {"loading_start_time:", "loading_total_bytes:",
-                                    "loading_rdb_used_mem:", "loading_loaded_bytes:",
-                                    "loading_loaded_perc:", "loading_eta_seconds:"}) {
+          for (const char* field :
+               {"loading_start_time:", "loading_total_bytes:", "loading_rdb_used_mem:",
+                "loading_loaded_bytes:", "loading_loaded_perc:", "loading_eta_seconds:"}) {
             CHECK_MESSAGE(info.find(std::string("\r\n") + field) != std::string::npos, field);
           }
         }
