@@ -18,6 +18,7 @@
 #include "server/args.h"
 #include "server/command.h"
 #include "server/config.h"
+#include "server/scan_args.h"
 #include "server/server.h"
 #include "storage/glob.h"
 #include "storage/hash.h"
@@ -292,39 +293,6 @@ void CmdHRandField(CommandContext& ctx) {
   if (hash != nullptr) ctx.reply.Bulk(hash->Random(ctx.keyspace().rng()).first);
 }
 
-// parseScanCursorOrReply: strtoul over the argument as a C string, no leading space.
-bool ParseScanCursor(std::string_view arg, uint64_t* cursor) {
-  std::string s(CString(arg));
-  if (!s.empty() && isspace(static_cast<unsigned char>(s[0]))) return false;
-  errno = 0;
-  char* end = nullptr;
-  *cursor = strtoul(s.c_str(), &end, 10);
-  return *end == '\0' && errno != ERANGE;
-}
-
-// HSCAN's options after the cursor (MATCH, COUNT; TYPE is SCAN's only). Replies on an error.
-bool ParseHScanOptions(CommandContext& ctx, int64_t* count, std::string_view* pattern) {
-  for (size_t i = 3; i < ctx.argc(); i += 2) {
-    bool has_value = ctx.argc() - i >= 2;
-    if (OptionIs(ctx.arg(i), "count") && has_value) {
-      if (!storage::StringToInt64(ctx.arg(i + 1), count)) {
-        ctx.reply.Error(errors::kNotInteger);
-        return false;
-      }
-      if (*count < 1) {
-        ctx.reply.Error(errors::kSyntax);
-        return false;
-      }
-    } else if (OptionIs(ctx.arg(i), "match") && has_value) {
-      *pattern = ctx.arg(i + 1);
-    } else {
-      ctx.reply.Error(errors::kSyntax);
-      return false;
-    }
-  }
-  return true;
-}
-
 // HSCAN key cursor [MATCH pattern] [COUNT count]. A listpack hash is returned whole with cursor
 // 0, as Redis does; a hashtable is walked COUNT entries (fields and values both count) at a time.
 void CmdHScan(CommandContext& ctx) {
@@ -336,10 +304,11 @@ void CmdHScan(CommandContext& ctx) {
     ctx.reply.ArrayHeader(0);
   });
   if (hash == nullptr) return;
-  int64_t count = 10;
-  std::string_view pattern = "*";
-  if (!ParseHScanOptions(ctx, &count, &pattern)) return;
-  bool use_pattern = pattern != "*";
+  ScanOptions opt;
+  if (!ParseScanOptions(ctx, 3, false, &opt)) return;
+  int64_t count = opt.count;
+  std::string_view pattern = opt.pattern;
+  bool use_pattern = opt.use_pattern;
   std::vector<std::string_view> found;  // field, value, field, value...
   auto collect = [&](std::string_view f, std::string_view v) {
     if (use_pattern && !storage::GlobMatch(pattern, f)) return;

@@ -13,6 +13,7 @@
 #include "server/args.h"
 #include "server/client.h"
 #include "server/command.h"
+#include "server/scan_args.h"
 #include "server/server.h"
 #include "storage/glob.h"
 #include "storage/number.h"
@@ -242,52 +243,6 @@ void CmdKeys(CommandContext& ctx) {
   for (const std::string* k : found) ctx.reply.Bulk(*k);
 }
 
-// parseScanCursorOrReply: strtoul over the argument as a C string, no leading space.
-bool ParseScanCursor(std::string_view arg, uint64_t* cursor) {
-  std::string s = CString(arg);
-  if (!s.empty() && isspace(static_cast<unsigned char>(s[0]))) return false;
-  errno = 0;
-  char* end = nullptr;
-  *cursor = strtoul(s.c_str(), &end, 10);
-  return *end == '\0' && errno != ERANGE;
-}
-
-struct ScanOptions {
-  int64_t count = 10;
-  std::string_view pattern;
-  bool use_pattern = false;
-  bool has_type = false;
-  std::string_view type;
-};
-
-// SCAN's options after the cursor; replies and returns false on an error.
-bool ParseScanOptions(CommandContext& ctx, ScanOptions* opt) {
-  for (size_t i = 2; i < ctx.argc(); i += 2) {
-    std::string_view name = ctx.arg(i);
-    bool has_value = ctx.argc() - i >= 2;
-    if (OptionIs(name, "count") && has_value) {
-      if (!storage::StringToInt64(ctx.arg(i + 1), &opt->count)) {
-        ctx.reply.Error(errors::kNotInteger);
-        return false;
-      }
-      if (opt->count < 1) {
-        ctx.reply.Error(errors::kSyntax);
-        return false;
-      }
-    } else if (OptionIs(name, "match") && has_value) {
-      opt->pattern = ctx.arg(i + 1);
-      opt->use_pattern = opt->pattern != "*";
-    } else if (OptionIs(name, "type") && has_value) {
-      opt->type = ctx.arg(i + 1);
-      opt->has_type = true;
-    } else {
-      ctx.reply.Error(errors::kSyntax);
-      return false;
-    }
-  }
-  return true;
-}
-
 // The filter step of scanGenericCommand, in its order: pattern, type, then expiry.
 bool ScanKeeps(CommandContext& ctx, const ScanOptions& opt, const std::string& key) {
   if (opt.use_pattern && !storage::GlobMatch(opt.pattern, key)) return false;
@@ -308,7 +263,7 @@ void CmdScan(CommandContext& ctx) {
   uint64_t cursor;
   if (!ParseScanCursor(ctx.arg(1), &cursor)) return ctx.reply.Error("invalid cursor");
   ScanOptions opt;
-  if (!ParseScanOptions(ctx, &opt)) return;
+  if (!ParseScanOptions(ctx, 2, true, &opt)) return;
   std::vector<std::string> keys;
   // At most 10*COUNT buckets, so a sparse table cannot stall the server.
   int64_t max_iterations = opt.count > LLONG_MAX / 10 ? LLONG_MAX : opt.count * 10;

@@ -16,6 +16,7 @@
 #include "protocol/errors.h"
 #include "server/args.h"
 #include "server/command.h"
+#include "server/scan_args.h"
 #include "server/server.h"
 #include "storage/glob.h"
 #include "storage/number.h"
@@ -424,20 +425,10 @@ void CmdSDiff(CommandContext& ctx) { SUnionDiffGeneric(ctx, SetOp::kDiff, false)
 // SDIFFSTORE destination key [key ...]
 void CmdSDiffStore(CommandContext& ctx) { SUnionDiffGeneric(ctx, SetOp::kDiff, true); }
 
-// parseScanCursorOrReply: strtoul over the argument as a C string, no leading space.
-bool ParseSetScanCursor(std::string_view arg, uint64_t* cursor) {
-  std::string s(CString(arg));
-  if (!s.empty() && isspace(static_cast<unsigned char>(s[0]))) return false;
-  errno = 0;
-  char* end = nullptr;
-  *cursor = strtoul(s.c_str(), &end, 10);
-  return *end == '\0' && errno != ERANGE;
-}
-
 // SSCAN key cursor [MATCH pattern] [COUNT count]
 void CmdSScan(CommandContext& ctx) {
   uint64_t cursor;
-  if (!ParseSetScanCursor(ctx.arg(2), &cursor)) return ctx.reply.Error("invalid cursor");
+  if (!ParseScanCursor(ctx.arg(2), &cursor)) return ctx.reply.Error("invalid cursor");
   bool wrong = false;
   Value* v = ctx.LookupReadOfType(ctx.arg(1), ValueType::kSet, &wrong);
   if (wrong) return;
@@ -446,21 +437,11 @@ void CmdSScan(CommandContext& ctx) {
     ctx.reply.Bulk("0");
     return ctx.reply.ArrayHeader(0);
   }
-  int64_t count = 10;
-  std::string_view pattern;
-  bool use_pattern = false;
-  for (size_t i = 3; i < ctx.argc(); i += 2) {
-    bool has_value = i + 1 < ctx.argc();
-    if (OptionIs(ctx.arg(i), "count") && has_value) {
-      if (!ParseLong(ctx, ctx.arg(i + 1), &count)) return;
-      if (count < 1) return ctx.reply.Error(errors::kSyntax);
-    } else if (OptionIs(ctx.arg(i), "match") && has_value) {
-      pattern = ctx.arg(i + 1);
-      use_pattern = pattern != "*";
-    } else {
-      return ctx.reply.Error(errors::kSyntax);
-    }
-  }
+  ScanOptions opt;
+  if (!ParseScanOptions(ctx, 3, false, &opt)) return;
+  int64_t count = opt.count;
+  std::string_view pattern = opt.pattern;
+  bool use_pattern = opt.use_pattern;
   std::vector<std::string> found;
   cursor = AsSet(v).Scan(cursor, count, &found);
   if (use_pattern) {

@@ -17,6 +17,7 @@
 #include "server/cmd_list.h"
 #include "server/cmd_zset.h"
 #include "server/command.h"
+#include "server/scan_args.h"
 #include "server/server.h"
 #include "storage/glob.h"
 #include "storage/number.h"
@@ -240,16 +241,6 @@ void CmdZRandMember(CommandContext& ctx) {
   ctx.reply.Bulk(AsZSet(v).Random(ctx.keyspace().rng())->member);
 }
 
-// parseScanCursorOrReply: strtoul over the argument as a C string, no leading space.
-bool ParseScanCursor(std::string_view arg, uint64_t* cursor) {
-  std::string s(CString(arg));
-  if (!s.empty() && isspace(static_cast<unsigned char>(s[0]))) return false;
-  errno = 0;
-  char* end = nullptr;
-  *cursor = strtoul(s.c_str(), &end, 10);
-  return *end == '\0' && errno != ERANGE;
-}
-
 // ZSCAN key cursor [MATCH pattern] [COUNT count]
 void CmdZScan(CommandContext& ctx) {
   uint64_t cursor;
@@ -262,21 +253,11 @@ void CmdZScan(CommandContext& ctx) {
     ctx.reply.Bulk("0");
     return ctx.reply.ArrayHeader(0);
   }
-  int64_t count = 10;
-  std::string_view pattern;
-  bool use_pattern = false;
-  for (size_t i = 3; i < ctx.argc(); i += 2) {
-    bool has_value = i + 1 < ctx.argc();
-    if (OptionIs(ctx.arg(i), "count") && has_value) {
-      if (!ParseLong(ctx, ctx.arg(i + 1), &count)) return;
-      if (count < 1) return ctx.reply.Error(errors::kSyntax);
-    } else if (OptionIs(ctx.arg(i), "match") && has_value) {
-      pattern = ctx.arg(i + 1);
-      use_pattern = pattern != "*";
-    } else {
-      return ctx.reply.Error(errors::kSyntax);
-    }
-  }
+  ScanOptions opt;
+  if (!ParseScanOptions(ctx, 3, false, &opt)) return;
+  int64_t count = opt.count;
+  std::string_view pattern = opt.pattern;
+  bool use_pattern = opt.use_pattern;
   std::vector<std::pair<std::string, double>> found;
   cursor = AsZSet(v).Scan(cursor, count, &found);
   if (use_pattern) {
