@@ -48,7 +48,7 @@ struct ServerStats {
   std::map<std::string, uint64_t> errorstats;  // errorstat_<CODE>:count=
   int64_t start_time_ms = 0;
   size_t startup_memory = 0;  // used_memory_startup (kept by CONFIG RESETSTAT)
-  size_t peak_memory = 0;     // used_memory_peak, raised by the cron and by INFO
+  size_t peak_memory = 0;     // used_memory_peak, raised whenever INFO reads used_memory
   // Instantaneous metrics, sampled in cron (ops/sec, kbps), as Redis's trackInstantaneousMetric.
   struct Sample {
     int64_t last_time_ms = 0;
