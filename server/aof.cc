@@ -120,15 +120,21 @@ void Aof::ClearWriteError() {
 // Writes buf_ to the file. A short write is cut back off the file (as Redis does) so that the
 // file never ends inside a command that a retry would then repeat.
 bool Aof::WriteBuffer() {
+  bool pad = always();
+  if (!pad) TrimPadding();
+  // The write ends at an even offset, so that the padding after it starts with '#'.
+  if (pad && (incr_size_ + static_cast<int64_t>(buf_.size())) % 2 != 0) buf_ += "##\n";
   int err_no = 0;
   size_t n = storage::WriteAll(file_.get(), buf_.data(), buf_.size(), &err_no);
   if (n == buf_.size()) {
     current_size_ += static_cast<int64_t>(n);
+    incr_size_ += static_cast<int64_t>(n);
     buf_.clear();
+    if (pad) PadAhead();
     return true;
   }
   if (n > 0) {
-    if (file_->Truncate(current_size_) != 0) {
+    if (file_->Truncate(incr_size_) != 0) {
       // The partial command stays in the file: drop what was written from the buffer so that
       // the rest completes it on the next try.
       DOCKET_LOG(LogLevel::kWarning,
@@ -136,11 +142,51 @@ bool Aof::WriteBuffer() {
                  "load the AOF the next time it starts.  ftruncate: %s",
                  strerror(errno));
       current_size_ += static_cast<int64_t>(n);
+      incr_size_ += static_cast<int64_t>(n);
       buf_.erase(0, n);
     }
   }
   SetWriteError(err_no);
   return false;
+}
+
+void Aof::PadAhead() {
+  constexpr int64_t kChunk = 1 << 20;  // one size change (a slower fsync) per MB of commands
+  if (padded_end_ - incr_size_ >= 64 * 1024) return;
+  int64_t from = std::max(padded_end_, incr_size_);
+  // A failure is harmless (the padding is only a speed-up): it is cut off with the rest.
+  padded_end_ = file_->WritePadding(from, kChunk) == 0 ? from + kChunk : incr_size_ + 1;
+}
+
+void Aof::TrimPadding() {
+  if (padded_end_ == 0 || file_ == nullptr) return;
+  padded_end_ = 0;
+  if (file_->Truncate(incr_size_) != 0) {
+    DOCKET_LOG(LogLevel::kWarning, "Can't cut the padding off the append-only file: %s",
+               strerror(errno));
+  }
+}
+
+void Aof::SetLiveFile(std::shared_ptr<storage::AofWritableFile> f, int64_t size) {
+  TrimPadding();
+  file_ = std::move(f);
+  incr_size_ = size;
+  padded_end_ = 0;
+}
+
+int64_t Aof::FilesSize() {
+  int64_t total = 0;
+  if (manifest_.has_base) {
+    base_size_ =
+        std::max<int64_t>(0, env_->FileSize(storage::JoinPath(Dir(), manifest_.base.file_name)));
+    total = base_size_;
+  }
+  for (size_t i = 0; i < manifest_.incr.size(); i++) {
+    bool live = file_ != nullptr && i + 1 == manifest_.incr.size();
+    std::string path = storage::JoinPath(Dir(), manifest_.incr[i].file_name);
+    total += live ? incr_size_ : std::max<int64_t>(0, env_->FileSize(path));
+  }
+  return total;
 }
 
 void Aof::Flush(bool force) {
@@ -183,6 +229,7 @@ void Aof::FlushAndSyncForShutdown() {
   if (state_ == AofState::kOff || file_ == nullptr) return;
   fsync_thread_.Drain();
   Flush(true);
+  TrimPadding();
   if (file_->Fsync() != 0) {
     DOCKET_LOG(LogLevel::kWarning, "Error fsyncing the AOF at shutdown: %s", strerror(errno));
   }
@@ -217,16 +264,8 @@ std::string Aof::OpenIncr(bool persist_manifest) {
   std::string path = storage::JoinPath(Dir(), manifest_.incr.back().file_name);
   std::unique_ptr<storage::AofWritableFile> f = env_->OpenAppend(path);
   if (f == nullptr) return "Can't open the append-only file " + path + ": " + strerror(errno);
-  file_ = std::move(f);
-  current_size_ = 0;
-  if (manifest_.has_base) {
-    base_size_ =
-        std::max<int64_t>(0, env_->FileSize(storage::JoinPath(Dir(), manifest_.base.file_name)));
-    current_size_ = base_size_;
-  }
-  for (const storage::AofInfo& ai : manifest_.incr) {
-    current_size_ += std::max<int64_t>(0, env_->FileSize(storage::JoinPath(Dir(), ai.file_name)));
-  }
+  SetLiveFile(std::move(f), std::max<int64_t>(0, env_->FileSize(path)));
+  current_size_ = FilesSize();
   selected_db_ = -1;
   if (persist_manifest) return storage::PersistAofManifest(env_, Dir(), FileName(), manifest_);
   return "";
@@ -253,9 +292,10 @@ std::string Aof::Start() {
 void Aof::Stop() {
   if (state_ == AofState::kOff) return;
   Flush(true);
+  TrimPadding();
   if (file_ != nullptr) file_->Fsync();
   fsync_thread_.Drain();
-  file_.reset();
+  SetLiveFile(nullptr, 0);
   buf_.clear();
   needs_fsync_ = false;
   last_write_errno_ = 0;
@@ -325,6 +365,16 @@ void Aof::AppendInfo(std::string& out) const {
 
 bool Aof::DebugReload() {
   if (state_ != AofState::kOff) Flush(true);
+  if (file_ != nullptr && state_ == AofState::kOn && !manifest_.incr.empty()) {
+    // The file may have been changed behind our back: write on from its real end.
+    std::string path = storage::JoinPath(Dir(), manifest_.incr.back().file_name);
+    padded_end_ = 0;
+    env_->TrimPadding(path);
+    int64_t size = std::max<int64_t>(0, env_->FileSize(path));
+    current_size_ += size - incr_size_;
+    incr_size_ = size;
+    file_->Truncate(size);
+  }
   storage::AofManifest disk;
   bool found = false;
   std::string err = storage::LoadAofManifest(env_, Dir(), FileName(), &disk, &found);

@@ -108,6 +108,14 @@ class Aof {
   // Opens the last incr file of the manifest for appending (creating one when there is none).
   std::string OpenIncr(bool persist_manifest);
   bool WriteBuffer();
+  // appendfsync always: keeps padding ahead of the data (storage/aof_file.h says why).
+  void PadAhead();
+  // Cuts the padding off before the live file is closed or replaced, or the policy changes.
+  void TrimPadding();
+  // Makes f (holding size bytes) the live file.
+  void SetLiveFile(std::shared_ptr<storage::AofWritableFile> f, int64_t size);
+  // Base plus incr files, the live one by its data (not its padding).
+  int64_t FilesSize();
   void SetWriteError(int err_no);
   void ClearWriteError();
   // aof_load.cc
@@ -130,6 +138,8 @@ class Aof {
   std::string buf_;
   int selected_db_ = -1;
   int64_t current_size_ = 0;  // aof_current_size
+  int64_t incr_size_ = 0;     // data bytes in the live file (the write position)
+  int64_t padded_end_ = 0;    // the live file's padding reaches here (0: none)
   int64_t base_size_ = 0;     // aof_base_size (size at the last rewrite or load)
   int64_t last_fsync_ms_ = 0;
   bool needs_fsync_ = false;        // written but not yet fsynced (or fsync queued)

@@ -97,15 +97,19 @@ bool Aof::LoadAtStartup() {
   } else {
     // As Redis 7.0's loadDataFromDisk: the listeners are open, clients connecting now are
     // served between slices of the file and get -LOADING until it is done.
+    // A crash under appendfsync always leaves padding after the last command: cut it off.
+    for (const storage::AofInfo& ai : manifest_.incr) {
+      std::string path = storage::JoinPath(Dir(), ai.file_name);
+      if (env_->TrimPadding(path) != 0) {
+        DOCKET_LOG(LogLevel::kWarning, "Can't cut the padding off %s: %s", path.c_str(),
+                   strerror(errno));
+      }
+    }
     serve_while_loading_ = true;
     bool ok = LoadManifestFiles();
     serve_while_loading_ = false;
     if (!ok) return false;
     err = OpenIncr(true);
-    base_size_ = manifest_.has_base
-                     ? std::max<int64_t>(
-                           0, env_->FileSize(storage::JoinPath(Dir(), manifest_.base.file_name)))
-                     : 0;
   }
   if (!err.empty()) {
     DOCKET_LOG(LogLevel::kWarning, "%s", err.c_str());

@@ -170,7 +170,7 @@ std::string Aof::StartRewrite() {
              "more information.";
     }
     manifest_ = next;
-    file_ = std::move(f);
+    SetLiveFile(std::move(f), 0);
     rewrite_incr_name_ = name;
   } else {
     // CONFIG SET appendonly yes (or BGREWRITEAOF with appendonly no): start from the manifest on
@@ -186,7 +186,7 @@ std::string Aof::StartRewrite() {
     rewrite_incr_name_ = "temp-" + FileName() + ".incr";
     std::string path = storage::JoinPath(Dir(), rewrite_incr_name_);
     env_->Remove(path);
-    file_ = env_->OpenAppend(path);
+    SetLiveFile(env_->OpenAppend(path), 0);
     if (file_ == nullptr)
       return "-ERR Can't open the temporary AOF incr file: " + std::string(strerror(errno));
     buf_.clear();
@@ -264,7 +264,7 @@ void Aof::RewriteDone(bool ok) {
     last_rewrite_ok_ = false;
     rewrite_failures_++;
     if (state_ == AofState::kWaitRewrite) {
-      file_.reset();
+      SetLiveFile(nullptr, 0);
       env_->Remove(storage::JoinPath(Dir(), rewrite_incr_name_));
       buf_.clear();
       state_ = AofState::kOff;
@@ -282,12 +282,7 @@ void Aof::RewriteDone(bool ok) {
     last_fsync_ms_ = server_->NowMs();
     DOCKET_LOG(LogLevel::kNotice, "Background AOF rewrite finished successfully");
   }
-  base_size_ =
-      std::max<int64_t>(0, env_->FileSize(storage::JoinPath(Dir(), manifest_.base.file_name)));
-  current_size_ = base_size_;
-  for (const storage::AofInfo& ai : manifest_.incr) {
-    current_size_ += std::max<int64_t>(0, env_->FileSize(storage::JoinPath(Dir(), ai.file_name)));
-  }
+  current_size_ = FilesSize();
   last_rewrite_ok_ = true;
   rewrites_++;
   rewrite_failures_ = 0;

@@ -7,18 +7,38 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace docket::storage {
 namespace {
 
+// Not O_APPEND: the padding ahead of the data is overwritten in place, so the write position is
+// ours to keep (Truncate moves it back with the end of the file).
 class PosixAofFile : public AofWritableFile {
  public:
   explicit PosixAofFile(int fd) : fd_(fd) {}
   ~PosixAofFile() override { close(fd_); }
   ssize_t Write(const char* data, size_t n) override { return write(fd_, data, n); }
   int Fsync() override { return fdatasync(fd_); }
-  int Truncate(off_t size) override { return ftruncate(fd_, size); }
+  int Truncate(off_t size) override {
+    if (ftruncate(fd_, size) != 0) return -1;
+    return lseek(fd_, size, SEEK_SET) < 0 ? -1 : 0;
+  }
+  int WritePadding(off_t at, size_t n) override {
+    static char block[64 * 1024 + 1];  // starts at an even offset; +1 for an odd one
+    if (block[0] == 0) {
+      for (size_t i = 0; i < sizeof(block); i++) block[i] = AofPaddingByteAt(i);
+    }
+    while (n > 0) {
+      size_t len = std::min(n, sizeof(block) - 1);
+      ssize_t w = pwrite(fd_, block + at % 2, len, at);
+      if (w <= 0) return -1;
+      at += w;
+      n -= static_cast<size_t>(w);
+    }
+    return 0;
+  }
   int fd() const override { return fd_; }
 
  private:
@@ -66,8 +86,14 @@ std::string ParseLine(std::string_view line, AofInfo* ai) {
 }  // namespace
 
 std::unique_ptr<AofWritableFile> AofEnv::OpenAppend(const std::string& path) {
-  int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return nullptr;
+  if (lseek(fd, 0, SEEK_END) < 0) {
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return nullptr;
+  }
   return std::make_unique<PosixAofFile>(fd);
 }
 
@@ -121,6 +147,40 @@ int64_t AofEnv::FileSize(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return -1;
   return st.st_size;
+}
+
+int AofEnv::TrimPadding(const std::string& path) {
+  int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT ? 0 : -1;
+  struct stat st;
+  int rc = fstat(fd, &st);
+  off_t end = rc == 0 ? st.st_size : 0;
+  char buf[64 * 1024];
+  bool more = rc == 0;
+  while (more && end > 0) {  // scan back over '#' and '\n' in blocks
+    off_t from = std::max<off_t>(0, end - static_cast<off_t>(sizeof(buf)));
+    ssize_t n = pread(fd, buf, static_cast<size_t>(end - from), from);
+    if (n != end - from) {
+      rc = -1;
+      break;
+    }
+    off_t keep = end;
+    while (keep > from && (buf[keep - from - 1] == '#' || buf[keep - from - 1] == '\n')) keep--;
+    more = keep == from;
+    end = keep;
+  }
+  char pair[2];  // "\r\n" ends the last command: its '\n' is not padding
+  if (rc == 0 && end > 0 && end < st.st_size && pread(fd, pair, 2, end - 1) == 2 &&
+      pair[0] == '\r' && pair[1] == '\n') {
+    end++;
+  }
+  if (rc == 0 && end < st.st_size) {
+    rc = ftruncate(fd, end) == 0 && fdatasync(fd) == 0 ? 0 : -1;
+  }
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return rc;
 }
 
 bool AofEnv::Exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }

@@ -13,15 +13,28 @@
 
 namespace docket::storage {
 
-// A file opened for appending. Calls behave like write(2) / fsync(2): -1 and errno on failure.
+// Padding: with appendfsync always the live incr file is extended ahead of the data with lines
+// "#\n" (the byte at an even offset is '#', at an odd one '\n'), fsynced with the data, so that
+// the next writes overwrite allocated blocks and fdatasync need not commit a size change. Readers
+// (Redis's loader, redis-check-aof, ours) skip '#' lines as annotations; the padding is cut off
+// when the file is closed, and at start-up after a crash.
+inline char AofPaddingByteAt(int64_t offset) { return offset % 2 == 0 ? '#' : '\n'; }
+
+// A file opened for writing at its end. Calls behave like write(2) / fsync(2): -1 and errno on
+// failure.
 class AofWritableFile {
  public:
   virtual ~AofWritableFile() = default;
-  // Writes up to n bytes; returns how many were written (may be fewer: a short write) or -1.
+  // Writes up to n bytes at the write position; returns how many were written (may be fewer: a
+  // short write) or -1.
   virtual ssize_t Write(const char* data, size_t n) = 0;
   virtual int Fsync() = 0;
-  // Cuts the file back to size bytes (after a short write, as Redis's flushAppendOnlyFile).
+  // Cuts the file back to size bytes and moves the write position there (after a short write,
+  // as Redis's flushAppendOnlyFile, and to drop the padding).
   virtual int Truncate(off_t size) = 0;
+  // Writes n bytes of padding at offset at, leaving the write position alone. Files that cannot
+  // (test doubles) do nothing.
+  virtual int WritePadding(off_t at, size_t n) { return 0; }
   virtual int fd() const { return -1; }
 };
 
@@ -42,6 +55,8 @@ class AofEnv {
   virtual int ReadFile(const std::string& path, std::string* out);
   // Size of path in bytes, -1 when it cannot be read.
   virtual int64_t FileSize(const std::string& path);
+  // Cuts the padding (a run of '#' and '\n' bytes) off the end of path, if any, and fsyncs it.
+  virtual int TrimPadding(const std::string& path);
   virtual bool Exists(const std::string& path);
 };
 

@@ -310,6 +310,11 @@ inline std::vector<std::vector<std::string>> ParseAof(const std::string& text) {
     return n;
   };
   while (pos < text.size()) {
+    if (text[pos] == '#') {  // annotations, as Redis's loader skips them
+      size_t eol = text.find('\n', pos);
+      pos = eol == std::string::npos ? text.size() : eol + 1;
+      continue;
+    }
     long long argc = number('*');
     std::vector<std::string> argv;
     for (long long i = 0; i < argc; i++) {

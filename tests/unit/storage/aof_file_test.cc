@@ -202,4 +202,56 @@ TEST_CASE("aof reader: commands, annotations, truncated tail, corruption") {
   CHECK(bad3.Next(&argv) == AofReadStatus::kCorrupt);
 }
 
+TEST_CASE("aof file: padding is overwritten in place, read as annotations, and trimmed") {
+  std::string dir = TempDir();
+  std::string path = JoinPath(dir, "p.aof");
+  AofEnv* env = DefaultAofEnv();
+  std::string one = "*1\r\n$4\r\nPING\r\n";  // 14 bytes: ends at an even offset
+  {
+    auto file = env->OpenAppend(path);
+    REQUIRE(file != nullptr);
+    int err_no = 0;
+    REQUIRE(WriteAll(file.get(), one.data(), one.size(), &err_no) == one.size());
+    CHECK(file->WritePadding(one.size() + 1, 9) == 0);  // odd start: the phase follows offsets
+    CHECK(Slurp(path).substr(one.size()) == std::string("\0\n#\n#\n#\n#\n", 10));
+    CHECK(file->WritePadding(one.size(), 100) == 0);
+    std::string text = Slurp(path);
+    CHECK(text.size() == one.size() + 100);
+    CHECK(text.substr(one.size(), 4) == "#\n#\n");
+    // The next write lands where the data ended, not after the padding.
+    REQUIRE(WriteAll(file.get(), one.data(), one.size(), &err_no) == one.size());
+    text = Slurp(path);
+    CHECK(text.size() == one.size() + 100);
+    CHECK(text.substr(one.size(), one.size()) == one);
+    AofReader reader(text);
+    std::vector<std::string_view> argv;
+    int commands = 0;
+    while (reader.Next(&argv) == AofReadStatus::kCommand) commands++;
+    CHECK(commands == 2);
+    CHECK(reader.Next(&argv) == AofReadStatus::kEnd);
+  }
+  // A crash leaves the padding: TrimPadding keeps the last command's "\r\n".
+  CHECK(env->TrimPadding(path) == 0);
+  CHECK(Slurp(path) == one + one);
+  CHECK(env->TrimPadding(path) == 0);  // nothing more to cut
+  CHECK(Slurp(path) == one + one);
+  // Files with no padding, only padding, or missing.
+  std::string plain = JoinPath(dir, "plain.aof");
+  REQUIRE(env->WriteFileSynced(plain, one + "#TS:1\r\n") == 0);
+  CHECK(env->TrimPadding(plain) == 0);
+  CHECK(Slurp(plain) == one + "#TS:1\r\n");
+  std::string pad_only = JoinPath(dir, "pad.aof");
+  REQUIRE(env->WriteFileSynced(pad_only, std::string(200000, '#') + "\n") == 0);
+  CHECK(env->TrimPadding(pad_only) == 0);
+  CHECK(Slurp(pad_only).empty());
+  CHECK(env->TrimPadding(JoinPath(dir, "missing.aof")) == 0);
+  // Truncate moves the write position back with the end of the file.
+  auto file = env->OpenAppend(path);
+  REQUIRE(file != nullptr);
+  CHECK(file->Truncate(one.size()) == 0);
+  int err_no = 0;
+  REQUIRE(WriteAll(file.get(), one.data(), one.size(), &err_no) == one.size());
+  CHECK(Slurp(path) == one + one);
+}
+
 }  // namespace docket::storage
