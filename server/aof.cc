@@ -11,6 +11,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "server/functions.h"
 #include "server/log.h"
 #include "server/server.h"
 #include "server/transaction.h"
@@ -388,6 +389,7 @@ bool Aof::DebugReload() {
     server_->watches().TouchAllInDb(keyspace.db(i), nullptr);
   }
   keyspace.FlushAll();
+  server_->functions().Flush();  // as Redis's emptyData: the files load them again
   // The replayed commands are in the files already: nothing is fed while they run.
   std::swap(manifest_, disk);
   AofState state = state_;

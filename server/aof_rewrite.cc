@@ -12,11 +12,13 @@
 #include <vector>
 
 #include "server/aof.h"
+#include "server/functions.h"
 #include "server/log.h"
 #include "server/server.h"
 #include "storage/hash.h"
 #include "storage/list.h"
 #include "storage/set.h"
+#include "storage/stream.h"
 #include "storage/zset.h"
 
 namespace docket::server {
@@ -61,6 +63,35 @@ class BatchWriter {
   std::vector<std::string> items_;
 };
 
+// rewriteStreamObject: XADD per entry (or the XADD MAXLEN 0 trick for an empty stream), XSETID
+// with ENTRIESADDED / MAXDELETEDID, then per group XGROUP CREATE ... ENTRIESREAD, an XCLAIM ...
+// FORCE per pending entry and XGROUP CREATECONSUMER for consumers without any.
+void RewriteStream(std::string& out, std::string_view key, const storage::StreamObject& s) {
+  if (s.length() == 0) Command(out, {"XADD", key, "MAXLEN", "0", "0-1", "x", "y"});
+  for (storage::StreamIterator it(s); it.Next();) {
+    out += "*" + std::to_string(3 + it.field_values().size()) + "\r\n";
+    Bulk(out, "XADD");
+    Bulk(out, key);
+    Bulk(out, it.id().ToString());
+    for (std::string_view fv : it.field_values()) Bulk(out, fv);
+  }
+  Command(out, {"XSETID", key, s.last_id().ToString(), "ENTRIESADDED",
+                std::to_string(s.entries_added()), "MAXDELETEDID",
+                s.max_deleted_entry_id().ToString()});
+  for (const auto& [name, group] : s.groups()) {
+    Command(out, {"XGROUP", "CREATE", key, name, group->last_id.ToString(), "ENTRIESREAD",
+                  std::to_string(group->entries_read)});
+    for (const auto& [cname, consumer] : group->consumers) {
+      if (consumer->pel.empty()) Command(out, {"XGROUP", "CREATECONSUMER", key, name, cname});
+      for (const auto& [id, nack] : consumer->pel) {
+        Command(out, {"XCLAIM", key, name, cname, "0", id.ToString(), "TIME",
+                      std::to_string(nack->delivery_time_ms), "RETRYCOUNT",
+                      std::to_string(nack->delivery_count), "JUSTID", "FORCE"});
+      }
+    }
+  }
+}
+
 // One key as the commands that rebuild it (Redis's rewriteAppendOnlyFileRio). False for a type
 // this rewrite does not know: the rewrite then fails rather than drop the key.
 bool RewriteKey(std::string& out, std::string_view key, const storage::Value& v) {
@@ -94,10 +125,13 @@ bool RewriteKey(std::string& out, std::string_view key, const storage::Value& v)
       for (auto* x = v.As<storage::ZSetObject>().First(); x != nullptr; x = x->next()) {
         char buf[128];
         batch.Add(std::string_view(buf, std::snprintf(buf, sizeof(buf), "%.17g", x->score)));
-        batch.Add(x->member);
+        batch.Add(x->member());
       }
       return true;
     }
+    case storage::ValueType::kStream:
+      RewriteStream(out, key, v.As<storage::StreamObject>());
+      return true;
     default:
       return false;
   }
@@ -123,6 +157,9 @@ void Aof::RewriteChild(const std::string& path) {
     out.clear();
     return ok;
   };
+  // Functions first, as Redis's rewriteFunctions: FUNCTION LOAD per library (the child's copy of
+  // the registry is as the fork left it).
+  server_->functions().AppendRewrite(out);
   bool ok = true;
   for (int i = 0; i < ks.count() && ok; i++) {
     storage::Database& db = ks.db(i);

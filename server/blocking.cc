@@ -41,7 +41,7 @@ bool CommandContext::CanBlock() const {
 }
 
 void CommandContext::Block(std::span<const std::string_view> keys, int64_t deadline_ms,
-                           storage::ValueType type) {
+                           storage::ValueType type, bool end_if_deleted) {
   BlockedState state;
   state.db = db.index();
   state.keys.assign(keys.begin(), keys.end());
@@ -49,6 +49,7 @@ void CommandContext::Block(std::span<const std::string_view> keys, int64_t deadl
   state.spec = &spec;
   state.deadline_ms = deadline_ms;
   state.type = type;
+  state.end_if_deleted = end_if_deleted;
   server.blocking().Block(client, std::move(state));
 }
 
@@ -112,6 +113,8 @@ void BlockingRegistry::HandleReadyKeys() {
 
 void BlockingRegistry::ServeKey(const KeyRef& ref) {
   storage::Database& db = server_->keyspace().db(ref.db);
+  storage::Value* now = db.Peek(ref.key);
+  if (now == nullptr || now->type() != storage::ValueType::kStream) EndDeletedWaits(ref);
   auto it = waiting_.find(ref);
   if (it == waiting_.end()) return;
   // Snapshot the queue: serving removes clients from it.
@@ -127,8 +130,25 @@ void BlockingRegistry::ServeKey(const KeyRef& ref) {
     rerun_blocked_ = false;
     server_->RerunBlockedCommand(*c, state, ref.key);
     rerunning_ = nullptr;
-    if (rerun_blocked_) return;  // it could not be served: nor can those behind it
+    if (rerun_blocked_) {
+      // A stream waiter reads after its own id: those behind it may still be served.
+      if (state.type == storage::ValueType::kStream) continue;
+      return;  // it could not be served: nor can those behind it
+    }
     Unblock(*c);
+    server_->ClientUnblocked(*c);
+  }
+}
+
+void BlockingRegistry::EndDeletedWaits(const KeyRef& ref) {
+  auto it = waiting_.find(ref);
+  if (it == waiting_.end()) return;
+  std::vector<Client*> queue(it->second.begin(), it->second.end());
+  for (Client* c : queue) {
+    auto state_it = blocked_.find(c);
+    if (state_it == blocked_.end() || !state_it->second.end_if_deleted) continue;
+    Unblock(*c);
+    c->reply().Error("-UNBLOCKED the stream key no longer exists");
     server_->ClientUnblocked(*c);
   }
 }

@@ -31,6 +31,7 @@ struct BlockedState {
   const CommandSpec* spec = nullptr;
   int64_t deadline_ms = 0;                              // 0 = forever
   storage::ValueType type = storage::ValueType::kList;  // what a ready key must hold
+  bool end_if_deleted = false;  // XREADGROUP: a deleted key (or another type) ends the wait
 };
 
 class BlockingRegistry {
@@ -67,6 +68,8 @@ class BlockingRegistry {
     bool operator<(const KeyRef& o) const { return db != o.db ? db < o.db : key < o.key; }
   };
   void ServeKey(const KeyRef& ref);
+  // Redis 7.0's unblockDeletedStreamReadgroupClients: the key is gone or holds another type.
+  void EndDeletedWaits(const KeyRef& ref);
   void ReplyTimeout(Client& c);
 
   Server* server_;

@@ -66,6 +66,7 @@ enum ClientFlag : uint32_t {
   kClientDirtyCas = 1 << 15,      // a WATCHed key changed: EXEC replies the null array
   kClientDirtyExec = 1 << 16,     // a command was refused while queuing: EXEC aborts
   kClientAofWait = 1 << 17,       // appendfsync always: its reply follows a write not yet fsynced
+  kClientProtected = 1 << 18,     // its script runs long: not read, written or freed until it ends
 };
 
 class Client {

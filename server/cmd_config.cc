@@ -40,9 +40,8 @@ void CmdConfigGet(CommandContext& ctx) {
       continue;
     }
     for (auto& [name, value] : registry.Get({pattern})) {
-      const ConfigParam* p = registry.Find(name);
-      if (seen.count(p->name) != 0 || seen.count(name) != 0) continue;
-      seen.insert(name);
+      // An alias is its own entry, as in Redis 7.0 (hash-max-ziplist-* and hash-max-listpack-*).
+      if (!seen.insert(name).second) continue;
       out.emplace_back(std::move(name), std::move(value));
     }
   }

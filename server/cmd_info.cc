@@ -16,7 +16,9 @@
 #include "server/client.h"
 #include "server/cmd_server.h"
 #include "server/command.h"
+#include "server/functions.h"
 #include "server/log.h"
+#include "server/scripting.h"
 #include "server/server.h"
 
 namespace docket::server {
@@ -170,15 +172,29 @@ MemoryFigures ComputeMemory(Server& server) {
   return m;
 }
 
-// Scripting memory: Docket has no Lua VM and no functions.
-void AppendScriptMemory(std::string& out) {
-  Zeros(out, {"used_memory_lua", "used_memory_vm_eval"});
-  Line(out, "used_memory_lua_human", "0B");
-  Zeros(out, {"used_memory_scripts_eval", "number_of_cached_scripts", "number_of_functions",
-              "number_of_libraries", "used_memory_vm_functions", "used_memory_vm_total"});
-  Line(out, "used_memory_vm_total_human", "0B");
-  Zeros(out, {"used_memory_functions", "used_memory_scripts"});
-  Line(out, "used_memory_scripts_human", "0B");
+// Scripting memory: the EVAL engine's Lua heap and script cache (server/scripting.h), the
+// FUNCTION engine's heap and libraries (server/functions.h).
+void AppendScriptMemory(Server& server, std::string& out) {
+  long long vm_eval = static_cast<long long>(server.scripting().eval_engine().UsedMemory());
+  long long scripts_eval = static_cast<long long>(server.scripting().EvalScriptsMemory());
+  long long vm_functions = static_cast<long long>(server.functions().engine().UsedMemory());
+  long long functions = static_cast<long long>(server.functions().MemoryOverhead());
+  Line(out, "used_memory_lua", vm_eval);
+  Line(out, "used_memory_vm_eval", vm_eval);
+  Line(out, "used_memory_lua_human", BytesToHuman(vm_eval));
+  Line(out, "used_memory_scripts_eval", scripts_eval);
+  Line(out, "number_of_cached_scripts",
+       static_cast<long long>(server.scripting().eval_scripts()));
+  Line(out, "number_of_functions",
+       static_cast<long long>(server.functions().current().functions.size()));
+  Line(out, "number_of_libraries",
+       static_cast<long long>(server.functions().current().libraries.size()));
+  Line(out, "used_memory_vm_functions", vm_functions);
+  Line(out, "used_memory_vm_total", vm_eval + vm_functions);
+  Line(out, "used_memory_vm_total_human", BytesToHuman(vm_eval + vm_functions));
+  Line(out, "used_memory_functions", functions);
+  Line(out, "used_memory_scripts", scripts_eval + functions);
+  Line(out, "used_memory_scripts_human", BytesToHuman(scripts_eval + functions));
 }
 
 // glibc malloc reports no allocator figures; Redis then takes allocated = used memory and
@@ -220,7 +236,7 @@ void AppendMemory(Server& server, std::string& out) {
   Line(out, "allocator_resident", size(m.rss));
   Line(out, "total_system_memory", total_system);
   Line(out, "total_system_memory_human", BytesToHuman(total_system));
-  AppendScriptMemory(out);
+  AppendScriptMemory(server, out);
   Line(out, "maxmemory", server.config().maxmemory);
   Line(out, "maxmemory_human", BytesToHuman(server.config().maxmemory));
   Line(out, "maxmemory_policy", server.config().maxmemory_policy);

@@ -14,6 +14,7 @@
 #include "server/args.h"
 #include "server/client.h"
 #include "server/log.h"
+#include "server/scripting.h"
 #include "server/server.h"
 
 namespace docket::server {
@@ -89,6 +90,10 @@ void CmdShutdown(CommandContext& ctx) {
     if (!ctx.server.shutdown_asked()) return ctx.reply.Error("No shutdown in progress.");
     ctx.server.AbortShutdown();
     return ctx.reply.Ok();
+  }
+  // While a script runs long only SHUTDOWN NOSAVE may stop the server (its writes are lost).
+  if (!req.nosave && ctx.server.scripting().busy()) {
+    return ctx.reply.Error(ctx.server.scripting().BusyError());
   }
   // Redis blocks the client and exits without replying: read nothing more from it (and close
   // it even if another client's SHUTDOWN ABORT comes first).

@@ -14,6 +14,7 @@
 #include "protocol/errors.h"
 #include "server/args.h"
 #include "server/command.h"
+#include "server/config.h"
 #include "server/server.h"
 #include "storage/number.h"
 #include "storage/zset.h"
@@ -22,17 +23,25 @@ namespace docket::server {
 
 namespace zset {
 
+storage::ZSetLimits Limits(CommandContext& ctx) {
+  const Config& c = ctx.server.config();
+  return {static_cast<size_t>(c.zset_max_listpack_entries),
+          static_cast<size_t>(c.zset_max_listpack_value)};
+}
+
 // zsetTypeCreate: a skiplist from the start when the hints pass the listpack limits.
 Value& CreateZSet(CommandContext& ctx, std::string_view key, size_t size_hint, size_t len_hint) {
   auto z = std::make_unique<ZSetObject>();
-  if (size_hint > ZSetObject::kMaxListpackEntries || len_hint > ZSetObject::kMaxListpackValue) {
+  storage::ZSetLimits limits = Limits(ctx);
+  if (size_hint > limits.max_listpack_entries || len_hint > limits.max_listpack_value) {
     z->ConvertToSkiplist();
   }
   return ctx.db.Add(key, Value::Object(ValueType::kZSet, std::move(z)));
 }
 
-void CheckConvert(ZSetObject& z) {
-  z.CheckConvert(ZSetObject::kMaxListpackEntries, ZSetObject::kMaxListpackValue);
+void CheckConvert(CommandContext& ctx, ZSetObject& z) {
+  storage::ZSetLimits limits = Limits(ctx);
+  z.CheckConvert(limits.max_listpack_entries, limits.max_listpack_value);
 }
 
 bool DeleteIfEmpty(CommandContext& ctx, std::string_view key, ZSetObject& z) {
@@ -99,7 +108,7 @@ void ReplyEntries(CommandContext& ctx, const std::vector<Node*>& nodes, bool wit
   ctx.reply.ArrayHeader(withscores && !nested ? nodes.size() * 2 : nodes.size());
   for (Node* n : nodes) {
     if (nested) ctx.reply.ArrayHeader(2);
-    ctx.reply.Bulk(n->member);
+    ctx.reply.Bulk(n->member());
     if (withscores) ctx.reply.Double(n->score);
   }
 }
@@ -152,6 +161,7 @@ struct ZAddOutcome {
 // zsetAdd for each pair, in order; stops at a NaN increment.
 void ApplyZAdd(CommandContext& ctx, ZSetObject& z, size_t scoreidx, const ZAddFlags& f,
                const std::vector<double>& scores, ZAddOutcome* out) {
+  storage::ZSetLimits limits = Limits(ctx);
   for (size_t j = 0; j < scores.size(); j++) {
     std::string_view ele = ctx.arg(scoreidx + 1 + j * 2);
     double s = scores[j], cur = 0;
@@ -169,7 +179,7 @@ void ApplyZAdd(CommandContext& ctx, ZSetObject& z, size_t scoreidx, const ZAddFl
     } else {
       if (f.xx) continue;
       z.Set(ele, s);
-      CheckConvert(z);
+      z.CheckConvertAfterInsert(ele, limits);
       out->added++;
     }
     out->processed++;
@@ -186,7 +196,7 @@ void ZAddGeneric(CommandContext& ctx, size_t scoreidx, ZAddFlags f) {
   Value* v = ctx.LookupWriteOfType(key, ValueType::kZSet, &wrong);
   if (wrong) return;
   if (v == nullptr && !f.xx) {
-    v = &CreateZSet(ctx, key, scores.size(), ctx.arg(scoreidx + 1).size());
+    v = &CreateZSet(ctx, key, 1, ctx.arg(scoreidx + 1).size());  // 7.0: the first pair decides
   }
   ZAddOutcome o;
   if (v != nullptr) ApplyZAdd(ctx, AsZSet(v), scoreidx, f, scores, &o);

@@ -26,10 +26,12 @@ inline constexpr std::string_view kMinMaxNotLex = "min or max not valid string r
 inline constexpr std::string_view kNanResult = "resulting score is not a number (NaN)";
 
 inline ZSetObject& AsZSet(Value* v) { return v->As<ZSetObject>(); }
+// zset-max-listpack-entries / -value as configured.
+storage::ZSetLimits Limits(CommandContext& ctx);
 // zsetTypeCreate + dbAdd: a skiplist from the start when the hints pass the listpack limits.
 Value& CreateZSet(CommandContext& ctx, std::string_view key, size_t size_hint, size_t len_hint);
-// Applies zset-max-listpack-entries / -value after an insertion.
-void CheckConvert(ZSetObject& z);
+// zsetConvertToListpackIfNeeded for a freshly built set: the configured limits, every member.
+void CheckConvert(CommandContext& ctx, ZSetObject& z);
 // Deletes key when its zset is empty (with the `del` event); true if deleted.
 bool DeleteIfEmpty(CommandContext& ctx, std::string_view key, ZSetObject& z);
 // getLongFromObjectOrReply.

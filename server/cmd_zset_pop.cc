@@ -44,9 +44,9 @@ void PopGeneric(CommandContext& ctx, std::string_view key, ZSetObject& z, bool m
   for (int64_t i = 0; i < n; i++) {
     Node* x = max ? z.Last() : z.First();
     if (nested) ctx.reply.ArrayHeader(2);
-    ctx.reply.Bulk(x->member);
+    ctx.reply.Bulk(x->member());
     ctx.reply.Double(x->score);
-    std::string member = x->member;
+    std::string member(x->member());
     z.Remove(member);
   }
   if (n > 0) {
@@ -198,7 +198,7 @@ void RandWithCount(CommandContext& ctx, int64_t l, bool withscores) {
     for (uint64_t i = 0; i < count; i++) {
       Node* x = z.Random(rng);
       if (nested) ctx.reply.ArrayHeader(2);
-      ctx.reply.Bulk(x->member);
+      ctx.reply.Bulk(x->member());
       if (withscores) ctx.reply.Double(x->score);
     }
     return;
@@ -238,7 +238,7 @@ void CmdZRandMember(CommandContext& ctx) {
   Value* v = ctx.LookupReadOfType(ctx.arg(1), ValueType::kZSet, &wrong);
   if (wrong) return;
   if (v == nullptr) return ctx.reply.NullBulk();
-  ctx.reply.Bulk(AsZSet(v).Random(ctx.keyspace().rng())->member);
+  ctx.reply.Bulk(AsZSet(v).Random(ctx.keyspace().rng())->member());
 }
 
 // ZSCAN key cursor [MATCH pattern] [COUNT count]

@@ -77,8 +77,8 @@ void Collect(ZSetObject& z, const RangeRequest& q, std::vector<Node*>* out) {
   }
   CollectByRange(
       z, q, [&] { return z.FirstInLex(q.lex); }, [&] { return z.LastInLex(q.lex); },
-      [&](Node* n) { return ZSetObject::LexLteMax(n->member, q.lex); },
-      [&](Node* n) { return ZSetObject::LexGteMin(n->member, q.lex); }, out);
+      [&](Node* n) { return ZSetObject::LexLteMax(n->member(), q.lex); },
+      [&](Node* n) { return ZSetObject::LexGteMin(n->member(), q.lex); }, out);
 }
 
 // Parses the options after <src> <min> <max> and the range itself; replies on error.
@@ -158,8 +158,8 @@ void RangeGeneric(CommandContext& ctx, size_t argc_start, bool store, RangeType 
     return;
   }
   auto z = std::make_unique<ZSetObject>();
-  for (Node* n : nodes) z->Set(n->member, n->score);
-  CheckConvert(*z);
+  for (Node* n : nodes) z->Set(n->member(), n->score);
+  CheckConvert(ctx, *z);
   ctx.db.Set(dst, Value::Object(ValueType::kZSet, std::move(z)));
   ctx.KeyModified(dst);
   ctx.reply.Integer(static_cast<int64_t>(nodes.size()));
@@ -216,7 +216,7 @@ void RemRangeGeneric(CommandContext& ctx, RangeType type) {
   std::vector<Node*> nodes;
   Collect(z, q, &nodes);
   std::vector<std::string> members;
-  for (Node* n : nodes) members.push_back(n->member);
+  for (Node* n : nodes) members.emplace_back(n->member());
   for (auto& m : members) z.Remove(m);
   if (!members.empty()) {
     const char* event = type == RangeType::kRank    ? "zremrangebyrank"

@@ -40,7 +40,7 @@ struct Source {
   template <typename Fn>
   void ForEach(Fn&& fn) const {
     if (z != nullptr) {
-      for (Node* x = z->First(); x != nullptr; x = x->next()) fn(x->member, x->score);
+      for (Node* x = z->First(); x != nullptr; x = x->next()) fn(x->member(), x->score);
     } else if (s != nullptr) {
       s->ForEach([&](std::string_view m) { fn(m, 1.0); });
     }
@@ -209,8 +209,8 @@ void StoreResult(CommandContext& ctx, const SetOpRequest& q, ZSetObject& result)
     return;
   }
   auto fresh = std::make_unique<ZSetObject>();  // zsetConvertToListpackIfNeeded
-  for (Node* x = result.First(); x != nullptr; x = x->next()) fresh->Set(x->member, x->score);
-  CheckConvert(*fresh);
+  for (Node* x = result.First(); x != nullptr; x = x->next()) fresh->Set(x->member(), x->score);
+  CheckConvert(ctx, *fresh);
   int64_t n = static_cast<int64_t>(fresh->size());
   ctx.db.Set(dst, Value::Object(ValueType::kZSet, std::move(fresh)));
   ctx.KeyModified(dst);

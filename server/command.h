@@ -94,9 +94,11 @@ struct CommandContext {
   // after the command or transaction that changed it has finished, with reprocessing = true:
   // the handler serves and replies, or calls Block again to keep its place in the queue. At the
   // deadline the client gets a null array (Redis's timeout reply for every blocking pop). As in
-  // Redis 7.0, a key that now holds another type does not wake the client.
+  // Redis 7.0, a key that now holds another type does not wake the client. With
+  // end_if_deleted (XREADGROUP), a key deleted or now holding another type ends the wait with
+  // "-UNBLOCKED the stream key no longer exists" instead.
   void Block(std::span<const std::string_view> keys, int64_t deadline_ms,
-             storage::ValueType type = storage::ValueType::kList);
+             storage::ValueType type = storage::ValueType::kList, bool end_if_deleted = false);
   bool reprocessing = false;
   // With reprocessing: the key whose change woke the client. Redis 7.0 serves a woken client
   // from that key, even when an earlier key of its command also has data.
@@ -197,5 +199,9 @@ void RegisterMultiCommands(CommandTable& table);
 void RegisterHashCommands(CommandTable& table);
 void RegisterSetCommands(CommandTable& table);
 void RegisterZSetCommands(CommandTable& table);
+void RegisterScriptingCommands(CommandTable& table);  // EVAL family, SCRIPT (cmd_script.cc)
+void RegisterFunctionCommands(CommandTable& table);   // FUNCTION, FCALL (cmd_function.cc)
+void RegisterStreamCommands(CommandTable& table);
+void RegisterSortCommands(CommandTable& table);
 
 }  // namespace docket::server

@@ -356,10 +356,23 @@ ConfigRegistry::ConfigRegistry() {
   hash_entries.alias = "hash-max-ziplist-entries";
   Add(hash_entries);
   ConfigParam hash_value =
-      IntParam("hash-max-listpack-value", &Config::hash_max_listpack_value, 0, LONG_MAX, 64);
+      IntParam("hash-max-listpack-value", &Config::hash_max_listpack_value, 0, LONG_MAX, 64, true);
   hash_value.alias = "hash-max-ziplist-value";
   Add(hash_value);
   Add(IntParam("set-max-intset-entries", &Config::set_max_intset_entries, 0, LONG_MAX, 512));
+  ConfigParam busy = IntParam("busy-reply-threshold", &Config::busy_reply_threshold, 0, LONG_MAX, 5000);
+  busy.alias = "lua-time-limit";
+  Add(busy);
+  ConfigParam zset_entries =
+      IntParam("zset-max-listpack-entries", &Config::zset_max_listpack_entries, 0, LONG_MAX, 128);
+  zset_entries.alias = "zset-max-ziplist-entries";
+  Add(zset_entries);
+  ConfigParam zset_value =
+      IntParam("zset-max-listpack-value", &Config::zset_max_listpack_value, 0, LONG_MAX, 64, true);
+  zset_value.alias = "zset-max-ziplist-value";
+  Add(zset_value);
+  Add(IntParam("stream-node-max-bytes", &Config::stream_node_max_bytes, 0, LONG_MAX, 4096, true));
+  Add(IntParam("stream-node-max-entries", &Config::stream_node_max_entries, 0, LLONG_MAX, 100));
   Add(BindParam());
   Add(DirParam());
   Add(NotifyKeyspaceEventsParam());

@@ -70,6 +70,11 @@ struct Config {
   int64_t hash_max_listpack_entries = 512;  // hashes: listpack (insertion order) up to these
   int64_t hash_max_listpack_value = 64;
   int64_t set_max_intset_entries = 512;  // sets: intset while all-integer and up to these
+  int64_t busy_reply_threshold = 5000;  // ms a script runs before others get -BUSY (0: never)
+  int64_t zset_max_listpack_entries = 128;  // sorted sets: listpack up to these
+  int64_t zset_max_listpack_value = 64;
+  int64_t stream_node_max_bytes = 4096;  // streams: a node closes at these (0 = no limit)
+  int64_t stream_node_max_entries = 100;
 };
 
 // One parameter: its names, how it reads and writes Config, and whether CONFIG SET may change it.

@@ -8,6 +8,7 @@
 #include "protocol/errors.h"
 #include "server/aof.h"
 #include "server/log.h"
+#include "server/scripting.h"
 #include "server/server.h"
 
 namespace docket::server {
@@ -59,7 +60,11 @@ bool Server::ProcessCommand(Client& c, std::span<const std::string_view> argv) {
   Call(c, *spec, argv);
   ResetReplySkip(c);
   // Clients blocked on keys this command made ready are served now, before the next command.
-  if (blocking_.HasReadyKeys() && !c.Has(kClientMulti)) blocking_.HandleReadyKeys();
+  // Not while a script runs long and this was another client's allow-busy command: the keys it
+  // touched are served when it ends.
+  if (blocking_.HasReadyKeys() && !c.Has(kClientMulti) && !scripting_->running()) {
+    blocking_.HandleReadyKeys();
+  }
   return true;
 }
 
@@ -84,8 +89,8 @@ bool Server::RejectCommand(Client& c, std::span<const std::string_view> argv, Co
     std::string parent = spec->name;
     for (char& ch : parent) ch = static_cast<char>(toupper(static_cast<unsigned char>(ch)));
     std::string_view sub = argv[1].substr(0, std::min<size_t>(128, argv[1].find('\0')));
+    // Not counted: Redis's rejectCommand has no command for an unknown subcommand.
     reply.Error("unknown subcommand '" + std::string(sub) + "'. Try " + parent + " HELP.");
-    spec->stats.rejected_calls++;
     return true;
   }
   if (!spec->ArityOk(argv.size()) && IsExecCommand(*spec)) {
@@ -154,6 +159,16 @@ bool Server::RejectCommand(Client& c, std::span<const std::string_view> argv, Co
   // Redis's "Loading DB?" check: while the AOF loads, only CMD_LOADING commands run.
   if (aof_->loading() && !aof_->IsLoadingClient(c) && !spec->Has(kCmdLoading)) {
     reply.Error(protocol::errors::kLoading);
+    spec->stats.rejected_calls++;
+    return true;
+  }
+  // A script running past busy-reply-threshold: only allow-busy commands (SCRIPT KILL, ...).
+  if (scripting_->busy() && !spec->Has(kCmdAllowBusy)) {
+    if (IsExecCommand(*spec)) {
+      AbortExec(c, argv, scripting_->BusyError().substr(1));  // as Redis's rejectCommand
+    } else {
+      reply.Error(scripting_->BusyError());
+    }
     spec->stats.rejected_calls++;
     return true;
   }

@@ -1,6 +1,7 @@
 // docket-server [config-file] [--name value ...]: loads the configuration and runs the server.
 #include <unistd.h>
 
+#include <clocale>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
     Usage();
     return 0;
   }
+  setlocale(LC_COLLATE, "");  // SORT ALPHA compares with strcoll, as redis-server does
   ConfigRegistry config;
   std::string err;
   if (!args.empty() && args[0].rfind("--", 0) != 0) {

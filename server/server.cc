@@ -15,7 +15,9 @@
 
 #include "protocol/errors.h"
 #include "server/aof.h"
+#include "server/functions.h"
 #include "server/log.h"
+#include "server/scripting.h"
 
 namespace docket::server {
 namespace {
@@ -58,8 +60,14 @@ Server::Server(ConfigRegistry* config) : config_(config) {
   RegisterAofCommands(commands_);
   RegisterSetCommands(commands_);
   RegisterZSetCommands(commands_);
+  RegisterScriptingCommands(commands_);
+  RegisterFunctionCommands(commands_);
+  RegisterStreamCommands(commands_);
+  RegisterSortCommands(commands_);
   InstallConfigApplyHooks(*this);
   aof_ = std::make_unique<Aof>(this);
+  scripting_ = std::make_unique<Scripting>(this);
+  functions_ = std::make_unique<Functions>();
   config_->SetApply("appendonly", [this](const Config& c) -> std::string {
     if (!c.appendonly) {
       aof_->Stop();
@@ -423,9 +431,40 @@ void Server::NotifyKeyspaceEvent(char type, std::string_view event, std::string_
 }
 
 void Server::Propagate(int db, std::span<const std::string_view> argv) {
+  if (propagation_muted_) return;
   // EXEC sends its commands out as one unit when it ends (ExecTransaction).
   if (exec_propagation_.collecting()) return exec_propagation_.Add(db, argv);
   aof_->Feed(db, argv);
+}
+
+void Server::CallFromScript(Client& c, const CommandSpec& spec,
+                            std::span<const std::string_view> argv, bool propagate) {
+  bool muted = propagation_muted_;
+  propagation_muted_ = !propagate;
+  Call(c, spec, argv);
+  propagation_muted_ = muted;
+}
+
+bool Server::BeginPropagationUnit() {
+  if (exec_propagation_.collecting()) return false;
+  exec_propagation_.Begin();
+  return true;
+}
+
+void Server::EndPropagationUnit() {
+  std::vector<PropagationBuffer::Op> ops = exec_propagation_.Finish();
+  if (ops.size() > 1) {
+    std::string_view multi[] = {"MULTI"};
+    Propagate(ops.front().db, multi);
+  }
+  for (const PropagationBuffer::Op& op : ops) {
+    std::vector<std::string_view> argv(op.argv.begin(), op.argv.end());
+    Propagate(op.db, argv);
+  }
+  if (ops.size() > 1) {
+    std::string_view exec[] = {"EXEC"};
+    Propagate(ops.back().db, exec);
+  }
 }
 
 void Server::CountError(std::string_view code) {

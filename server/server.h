@@ -28,6 +28,8 @@
 namespace docket::server {
 
 class Aof;
+class Functions;
+class Scripting;
 
 inline constexpr std::string_view kRedisVersion = "7.0.15";
 inline constexpr std::string_view kDocketVersion = "0.1.0";
@@ -139,6 +141,28 @@ class Server {
   void NotifyKeyspaceEvent(char type, std::string_view event, std::string_view key, int db);
   void Propagate(int db, std::span<const std::string_view> argv);
 
+  // Scripting (server/scripting.h; scripts run through server/script_run.h).
+  Scripting& scripting() { return *scripting_; }
+  // FUNCTION libraries (server/functions.h).
+  Functions& functions() { return *functions_; }
+  // Runs a command for a script's client through Call (stats, slowlog, MONITOR, propagation);
+  // with propagate false (redis.set_repl) nothing it propagates goes out.
+  void CallFromScript(Client& c, const CommandSpec& spec, std::span<const std::string_view> argv,
+                      bool propagate);
+  // A script's writes go out as one unit, as EXEC's: one command alone, several wrapped in
+  // MULTI ... EXEC. Begin returns false when a unit is already open (a script inside EXEC);
+  // only a caller that got true calls End.
+  bool BeginPropagationUnit();
+  void EndPropagationUnit();
+  // MONITOR for EVAL/FCALL, fed before the commands the script runs (they are skip_monitor).
+  void FeedMonitorsFor(Client& c, std::span<const std::string_view> argv) {
+    if (!monitors_.empty()) FeedMonitors(c, c.db_index(), argv);
+  }
+  // While a script runs past busy-reply-threshold (Redis's processEventsWhileBlocked): accepts
+  // clients, reads and runs their commands (-BUSY for all but allow-busy ones), writes replies.
+  // The script's caller is left alone (kClientProtected). A SHUTDOWN NOSAVE exits from here.
+  void ProcessEventsWhileBusy(Client& caller);
+
   // CONFIG SET port / bind: closes the TCP listeners and listens on config().bind and
   // config().port (none for port 0), as Redis's changeListenPort / changeBindAddr. No-op when
   // those are what the server already listens on. False (no TCP listener left) on failure.
@@ -206,6 +230,9 @@ class Server {
   PubsubRegistry pubsub_{this};
   WatchRegistry watches_;
   PropagationBuffer exec_propagation_;  // collects while EXEC runs
+  bool propagation_muted_ = false;       // a script's redis.set_repl(REPL_NONE)
+  std::unique_ptr<Scripting> scripting_;
+  std::unique_ptr<Functions> functions_;
   uint64_t errors_mark_ = 0;  // total_error_replies when the last Call (or nested Call) ended
   std::vector<uint64_t> unblocked_;  // clients to resume in BeforeSleep
   event* block_timer_ = nullptr;     // wakes the loop at the next blocking deadline

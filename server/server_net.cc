@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -349,7 +350,48 @@ void Server::FreeClosingClients() {
   std::vector<uint64_t> closing;
   closing.swap(closing_);
   for (uint64_t id : closing) {
-    if (Client* c = FindClient(id)) FreeClient(c);
+    Client* c = FindClient(id);
+    if (c != nullptr && c->Has(kClientProtected)) {
+      closing_.push_back(id);  // its script is still running: freed after it ends
+    } else if (c != nullptr) {
+      FreeClient(c);
+    }
+  }
+}
+
+void Server::ProcessEventsWhileBusy(Client& caller) {
+  // The event loop is running this script's command: poll the sockets here instead.
+  std::vector<pollfd> fds;
+  std::vector<event*> listener_events;
+  for (auto& [fd, ev] : listeners_) {
+    fds.push_back({fd, POLLIN, 0});
+    listener_events.push_back(ev);
+  }
+  std::vector<uint64_t> ids;
+  for (auto& [id, c] : clients_) {
+    if (c.get() == &caller || c->Has(kClientCloseAsap)) continue;
+    fds.push_back({c->fd(), POLLIN, 0});
+    ids.push_back(id);
+  }
+  if (poll(fds.data(), fds.size(), 0) > 0) {
+    for (size_t i = 0; i < fds.size(); i++) {
+      if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+      if (i < listener_events.size()) {
+        event* ev = listener_events[i];
+        event_get_callback(ev)(fds[i].fd, EV_READ, event_get_callback_arg(ev));
+      } else if (Client* c = FindClient(ids[i - listener_events.size()]); c != nullptr) {
+        OnReadable(c->fd(), EV_READ, c);
+      }
+    }
+  }
+  // BeforeSleep's order: replies that follow a write go out after the AOF has it (the running
+  // script's own writes are still held in its propagation unit).
+  aof_->Flush(false);
+  HandlePendingWrites();
+  FreeClosingClients();
+  if (shutdown_asked_) {  // SHUTDOWN NOSAVE while the script runs: exit at once, as Redis
+    FinishShutdown();
+    exit(exit_code_);
   }
 }
 

@@ -1,5 +1,5 @@
-// HashObject: the packed listpack-like byte string, its one-way conversion to a Dict, and random
-// sampling for HRANDFIELD. Depends on std and storage/hash.h.
+// HashObject: the packed listpack-like byte string, its one-way conversion to a CompactMap, and
+// random sampling for HRANDFIELD. Depends on std and storage/hash.h.
 #include "storage/hash.h"
 
 #include <unordered_set>
@@ -55,22 +55,15 @@ std::unique_ptr<TypedObject> HashObject::Clone() const {
   copy->count_ = count_;
   copy->packed_ = packed_;
   if (dict_) {
-    copy->dict_ = std::make_unique<Dict<std::string>>();
-    dict_->ForEach([&](const Dict<std::string>::Entry& e) {
-      copy->dict_->Insert(e.key).first->value = e.value;
-    });
+    copy->dict_ = std::make_unique<CompactMap>();
+    dict_->ForEach([&](const CompactMap::Entry& e) { copy->dict_->Set(e.key(), e.value()); });
   }
   return copy;
 }
 
 size_t HashObject::MemoryUsage() const {
   size_t total = sizeof(*this) + StringHeap(packed_);
-  if (dict_) {
-    total += sizeof(*dict_) + dict_->MemoryUsage();
-    dict_->ForEach([&](const Dict<std::string>::Entry& e) {
-      total += StringHeap(e.key) + StringHeap(e.value);
-    });
-  }
+  if (dict_) total += sizeof(*dict_) + dict_->MemoryUsage();
   return total;
 }
 
@@ -78,7 +71,7 @@ std::optional<std::string_view> HashObject::Get(std::string_view field) {
   if (dict_) {
     auto* e = dict_->Find(field);
     if (e == nullptr) return std::nullopt;
-    return std::string_view(e->value);
+    return e->value();
   }
   size_t vpos;
   if (Find(field, &vpos) == std::string::npos) return std::nullopt;
@@ -87,11 +80,7 @@ std::optional<std::string_view> HashObject::Get(std::string_view field) {
 
 bool HashObject::Set(std::string_view field, std::string_view value) {
   if (!dict_ && (TooLong(field) || TooLong(value))) ConvertToHashtable();
-  if (dict_) {
-    auto [e, created] = dict_->Insert(field);
-    e->value.assign(value);
-    return created;
-  }
+  if (dict_) return dict_->Set(field, value);
   size_t vpos;
   bool created = Find(field, &vpos) == std::string::npos;
   if (created) {
@@ -135,8 +124,8 @@ void HashObject::TryConversion(std::span<const std::string_view> args) {
 
 void HashObject::ConvertToHashtable() {
   if (dict_) return;
-  auto dict = std::make_unique<Dict<std::string>>();
-  ForEach([&](std::string_view f, std::string_view v) { dict->Insert(f).first->value = v; });
+  auto dict = std::make_unique<CompactMap>();
+  ForEach([&](std::string_view f, std::string_view v) { dict->Set(f, v); });
   dict_ = std::move(dict);
   packed_.clear();
   packed_.shrink_to_fit();
@@ -146,7 +135,7 @@ void HashObject::ConvertToHashtable() {
 HashObject::Pair HashObject::Random(std::mt19937_64& rng) {
   if (dict_) {
     auto* e = dict_->Random(rng);
-    return {e->key, e->value};
+    return {e->key(), e->value()};
   }
   size_t skip = rng() % count_;
   size_t pos = 0;

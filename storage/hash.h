@@ -1,8 +1,8 @@
 // HashObject: a hash value (field -> value). Small hashes are packed into one byte string of
 // length-prefixed field/value pairs in insertion order, as Redis's listpack encoding (so HGETALL,
 // HKEYS and HSCAN list them in the order Redis does, at a few bytes of overhead per pair); past
-// the listpack limits the pairs move to a Dict, for good, as Redis never converts back.
-// Depends on std and storage/dict.h, storage/value.h.
+// the listpack limits the pairs move to a CompactMap (one allocation per pair), for good, as
+// Redis never converts back. Depends on std and storage/compact_table.h, storage/value.h.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "storage/dict.h"
+#include "storage/compact_table.h"
 #include "storage/value.h"
 
 namespace docket::storage {
@@ -59,7 +59,7 @@ class HashObject : public TypedObject {
   // hashTypeTryConversion: converts to a hashtable when any of args (fields and values about to
   // be written by HSET) is longer than max_listpack_value.
   void TryConversion(std::span<const std::string_view> args);
-  // Moves the pairs to the Dict (no-op when already a hashtable).
+  // Moves the pairs to the CompactMap (no-op when already a hashtable).
   void ConvertToHashtable();
 
   // Calls fn(field, value) for every pair: insertion order while a listpack, table order after.
@@ -67,7 +67,7 @@ class HashObject : public TypedObject {
   template <typename Fn>
   void ForEach(Fn&& fn) const {
     if (dict_) {
-      dict_->ForEach([&](const Dict<std::string>::Entry& e) { fn(e.key, e.value); });
+      dict_->ForEach([&](const CompactMap::Entry& e) { fn(e.key(), e.value()); });
       return;
     }
     for (size_t pos = 0; pos < packed_.size();) {
@@ -81,7 +81,7 @@ class HashObject : public TypedObject {
   // cursor names and returns the next cursor (0 when done). REQUIRES: !is_listpack().
   template <typename Fn>
   uint64_t Scan(uint64_t cursor, Fn&& fn) {
-    return dict_->Scan(cursor, [&](Dict<std::string>::Entry& e) { fn(e.key, e.value); });
+    return dict_->Scan(cursor, [&](const CompactMap::Entry& e) { fn(e.key(), e.value()); });
   }
 
   // One pair chosen at random. REQUIRES: !empty().
@@ -99,9 +99,9 @@ class HashObject : public TypedObject {
   size_t Find(std::string_view field, size_t* value_pos) const;
 
   HashLimits limits_;
-  uint32_t count_ = 0;                       // pairs in packed_
-  std::string packed_;                       // while a listpack
-  std::unique_ptr<Dict<std::string>> dict_;  // once a hashtable
+  uint32_t count_ = 0;                // pairs in packed_
+  std::string packed_;                // while a listpack
+  std::unique_ptr<CompactMap> dict_;  // once a hashtable
 };
 
 }  // namespace docket::storage

@@ -14,18 +14,14 @@ std::unique_ptr<TypedObject> SetObject::Clone() const {
   auto copy = std::make_unique<SetObject>(intset_);
   copy->ints_ = ints_;
   if (!intset_) {
-    const_cast<Dict<Unit>&>(dict_).ForEach([&](Dict<Unit>::Entry& e) { copy->Add(e.key); });
+    dict_.ForEach([&](const CompactSet::Entry& e) { copy->Add(e.key()); });
   }
   return copy;
 }
 
 size_t SetObject::MemoryUsage() const {
   if (intset_) return sizeof(*this) + ints_.capacity() * sizeof(int64_t);
-  size_t keys = 0;
-  const_cast<Dict<Unit>&>(dict_).ForEach([&](Dict<Unit>::Entry& e) {
-    if (e.key.capacity() > 15) keys += e.key.capacity() + 1;  // beyond the inline buffer
-  });
-  return sizeof(*this) + dict_.MemoryUsage() + keys;
+  return sizeof(*this) + dict_.MemoryUsage();
 }
 
 void SetObject::ConvertToHashtable() {
@@ -37,11 +33,11 @@ void SetObject::ConvertToHashtable() {
 }
 
 bool SetObject::Add(std::string_view m, size_t max_intset_entries) {
-  if (!intset_) return dict_.Insert(m).second;
+  if (!intset_) return dict_.Insert(m);
   int64_t v;
   if (!StringToInt64(m, &v)) {
     ConvertToHashtable();
-    return dict_.Insert(m).second;
+    return dict_.Insert(m);
   }
   auto it = std::lower_bound(ints_.begin(), ints_.end(), v);
   if (it != ints_.end() && *it == v) return false;
@@ -65,7 +61,7 @@ bool SetObject::Remove(std::string_view m) {
 }
 
 bool SetObject::Contains(std::string_view m) {
-  if (!intset_) return dict_.Find(m) != nullptr;
+  if (!intset_) return dict_.Contains(m);
   int64_t v;
   return StringToInt64(m, &v) && std::binary_search(ints_.begin(), ints_.end(), v);
 }
@@ -79,7 +75,7 @@ std::vector<std::string> SetObject::Members() {
 
 std::string SetObject::Random(std::mt19937_64& rng) {
   if (intset_) return Int64ToString(ints_[rng() % ints_.size()]);
-  return dict_.Random(rng)->key;
+  return std::string(dict_.Random(rng)->key());
 }
 
 std::string SetObject::PopRandom(std::mt19937_64& rng) {
@@ -89,7 +85,7 @@ std::string SetObject::PopRandom(std::mt19937_64& rng) {
     ints_.erase(ints_.begin() + static_cast<ptrdiff_t>(i));
     return m;
   }
-  std::string m = dict_.Random(rng)->key;
+  std::string m(dict_.Random(rng)->key());
   Remove(m);
   return m;
 }
@@ -102,7 +98,7 @@ uint64_t SetObject::Scan(uint64_t cursor, int64_t count, std::vector<std::string
   int64_t max_iterations = count > LLONG_MAX / 10 ? LLONG_MAX : count * 10;
   size_t start = out->size();
   do {
-    cursor = dict_.Scan(cursor, [&](Dict<Unit>::Entry& e) { out->push_back(e.key); });
+    cursor = dict_.Scan(cursor, [&](const CompactSet::Entry& e) { out->emplace_back(e.key()); });
   } while (cursor != 0 && max_iterations-- > 0 &&
            out->size() - start < static_cast<uint64_t>(count));
   return cursor;

@@ -1,7 +1,8 @@
 // SetObject: a set value with Redis 7.0's two visible encodings: "intset" (a sorted vector of
 // int64, used while every member is a canonical integer and there are at most
-// kMaxIntsetEntries of them; members come out in ascending order) and "hashtable" (a Dict).
-// A set never converts back from hashtable. Depends on std and storage/{dict,value,number}.h.
+// kMaxIntsetEntries of them; members come out in ascending order) and "hashtable" (a CompactSet:
+// one allocation per member). A set never converts back from hashtable.
+// Depends on std and storage/{compact_table,value,number}.h.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "storage/dict.h"
+#include "storage/compact_table.h"
 #include "storage/number.h"
 #include "storage/value.h"
 
@@ -52,7 +53,7 @@ class SetObject : public TypedObject {
       char buf[24];
       for (int64_t v : ints_) fn(std::string_view(buf, Int64ToChars(v, buf)));
     } else {
-      dict_.ForEach([&](Dict<Unit>::Entry& e) { fn(std::string_view(e.key)); });
+      dict_.ForEach([&](const CompactSet::Entry& e) { fn(e.key()); });
     }
   }
   std::vector<std::string> Members();
@@ -69,11 +70,9 @@ class SetObject : public TypedObject {
   void ConvertToHashtable();
 
  private:
-  struct Unit {};
-
   bool intset_;
   std::vector<int64_t> ints_;  // sorted ascending, unique
-  Dict<Unit> dict_;
+  CompactSet dict_;
 };
 
 }  // namespace docket::storage

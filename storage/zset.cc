@@ -1,8 +1,10 @@
 // ZSetObject: the skiplist (zslInsert, zslDelete, zslGetRank, zslFirstInRange, ... from Redis's
-// t_zset.c) and its member dict. Depends on storage/zset.h.
+// t_zset.c, zslUpdateScore's in-place update included) and its member index.
+// Depends on storage/zset.h.
 #include "storage/zset.h"
 
 #include <cmath>
+#include <cstring>
 #include <new>
 
 namespace docket::storage {
@@ -26,31 +28,31 @@ ZSetObject::~ZSetObject() {
 }
 
 ZSetObject::Node* ZSetObject::NewNode(int level, double score, std::string_view member) {
-  void* mem = ::operator new(sizeof(Node) + level * sizeof(Level));
+  void* mem = ::operator new(NodeBytes(level, member.size()));
   auto* n = new (mem) Node;
-  for (int i = 0; i < level; i++) new (&n->level[i]) Level();
-  n->nlevel = level;
-  n->member.assign(member);
   n->score = score;
+  n->backward = nullptr;
+  n->index_next = nullptr;
+  n->member_size = member.size();
+  n->nlevel = level;
+  for (int i = 0; i < level; i++) new (&n->level[i]) Level();
+  if (!member.empty()) std::memcpy(n->level + level, member.data(), member.size());
   return n;
 }
 
-void ZSetObject::FreeNode(Node* n) {
-  n->~Node();
-  ::operator delete(static_cast<void*>(n));
-}
+void ZSetObject::FreeNode(Node* n) { ::operator delete(static_cast<void*>(n)); }
 
 std::unique_ptr<TypedObject> ZSetObject::Clone() const {
   auto copy = std::make_unique<ZSetObject>();
-  for (Node* x = First(); x != nullptr; x = x->next()) copy->Set(x->member, x->score);
+  for (Node* x = First(); x != nullptr; x = x->next()) copy->Set(x->member(), x->score);
   copy->listpack_ = listpack_;
   return copy;
 }
 
 size_t ZSetObject::MemoryUsage() const {
-  size_t total = sizeof(*this) + dict_.MemoryUsage();
+  size_t total = sizeof(*this) + index_.BucketBytes() + NodeBytes(kMaxLevel, 0);
   for (Node* x = First(); x != nullptr; x = x->next()) {
-    total += sizeof(Node) + x->nlevel * sizeof(Level) + x->member.capacity();
+    total += NodeBytes(x->nlevel, x->member_size);
   }
   return total;
 }
@@ -68,19 +70,27 @@ int ZSetObject::RandomLevel() {
 }
 
 ZSetObject::Node* ZSetObject::Insert(double score, std::string_view member) {
+  Node* x = NewNode(RandomLevel(), score, member);
+  InsertNode(x);
+  return x;
+}
+
+void ZSetObject::InsertNode(Node* x) {
   Node* update[kMaxLevel];
   uint64_t rank[kMaxLevel];
-  Node* x = header_;
+  double score = x->score;
+  std::string_view member = x->member();
+  Node* n = header_;
   for (int i = level_ - 1; i >= 0; i--) {
     rank[i] = i == level_ - 1 ? 0 : rank[i + 1];
-    while (x->level[i].forward != nullptr &&
-           Less(x->level[i].forward->score, x->level[i].forward->member, score, member)) {
-      rank[i] += x->level[i].span;
-      x = x->level[i].forward;
+    while (n->level[i].forward != nullptr &&
+           Less(n->level[i].forward->score, n->level[i].forward->member(), score, member)) {
+      rank[i] += n->level[i].span;
+      n = n->level[i].forward;
     }
-    update[i] = x;
+    update[i] = n;
   }
-  int level = RandomLevel();
+  int level = x->nlevel;
   if (level > level_) {
     for (int i = level_; i < level; i++) {
       rank[i] = 0;
@@ -89,7 +99,6 @@ ZSetObject::Node* ZSetObject::Insert(double score, std::string_view member) {
     }
     level_ = level;
   }
-  x = NewNode(level, score, member);
   for (int i = 0; i < level; i++) {
     x->level[i].forward = update[i]->level[i].forward;
     update[i]->level[i].forward = x;
@@ -104,7 +113,6 @@ ZSetObject::Node* ZSetObject::Insert(double score, std::string_view member) {
     tail_ = x;
   }
   length_++;
-  return x;
 }
 
 void ZSetObject::DeleteNode(Node* x, Node** update) {
@@ -125,39 +133,54 @@ void ZSetObject::DeleteNode(Node* x, Node** update) {
   length_--;
 }
 
+void ZSetObject::FindUpdate(const Node* x, Node** update) const {
+  Node* n = header_;
+  for (int i = level_ - 1; i >= 0; i--) {
+    while (n->level[i].forward != nullptr &&
+           Less(n->level[i].forward->score, n->level[i].forward->member(), x->score, x->member())) {
+      n = n->level[i].forward;
+    }
+    update[i] = n;
+  }
+}
+
 bool ZSetObject::Score(std::string_view member, double* score) {
-  auto* e = dict_.Find(member);
-  if (e == nullptr) return false;
-  *score = e->value->score;
+  Node* x = index_.Find(member);
+  if (x == nullptr) return false;
+  *score = x->score;
   return true;
 }
 
 bool ZSetObject::Set(std::string_view member, double score) {
-  auto [e, created] = dict_.Insert(member);
-  if (!created) {
-    Node* old = e->value;
-    if (old->score == score) return false;
-    Remove(member);
-    e = dict_.Insert(member).first;
+  uint64_t h = HashKey(member);
+  Node* x = index_.Find(member, h);
+  if (x == nullptr) {
+    index_.Link(Insert(score, member), h);
+    return true;
   }
-  e->value = Insert(score, member);
-  return created;
+  if (x->score != score) UpdateScore(x, score);
+  return false;
+}
+
+void ZSetObject::UpdateScore(Node* x, double score) {
+  // zslUpdateScore: when the neighbours still bracket the new score, the node stays put.
+  if ((x->backward == nullptr || x->backward->score < score) &&
+      (x->level[0].forward == nullptr || x->level[0].forward->score > score)) {
+    x->score = score;
+    return;
+  }
+  Node* update[kMaxLevel];
+  FindUpdate(x, update);
+  DeleteNode(x, update);
+  x->score = score;
+  InsertNode(x);  // the same node, so the member index needs no change
 }
 
 bool ZSetObject::Remove(std::string_view member) {
-  auto entry = dict_.Detach(member);
-  if (entry == nullptr) return false;
-  Node* target = entry->value;
+  Node* target = index_.Unlink(member);
+  if (target == nullptr) return false;
   Node* update[kMaxLevel];
-  Node* x = header_;
-  for (int i = level_ - 1; i >= 0; i--) {
-    while (x->level[i].forward != nullptr &&
-           Less(x->level[i].forward->score, x->level[i].forward->member, target->score,
-                target->member)) {
-      x = x->level[i].forward;
-    }
-    update[i] = x;
-  }
+  FindUpdate(target, update);
   DeleteNode(target, update);
   FreeNode(target);
   return true;
@@ -167,9 +190,9 @@ uint64_t ZSetObject::RankOf(const Node* node) const {
   uint64_t rank = 0;
   Node* x = header_;
   for (int i = level_ - 1; i >= 0; i--) {
-    while (
-        x->level[i].forward != nullptr &&
-        !Less(node->score, node->member, x->level[i].forward->score, x->level[i].forward->member)) {
+    while (x->level[i].forward != nullptr &&
+           !Less(node->score, node->member(), x->level[i].forward->score,
+                 x->level[i].forward->member())) {
       rank += x->level[i].span;
       x = x->level[i].forward;
     }
@@ -179,9 +202,9 @@ uint64_t ZSetObject::RankOf(const Node* node) const {
 }
 
 int64_t ZSetObject::Rank(std::string_view member, bool rev) {
-  auto* e = dict_.Find(member);
-  if (e == nullptr) return -1;
-  uint64_t r = RankOf(e->value);
+  Node* x = index_.Find(member);
+  if (x == nullptr) return -1;
+  uint64_t r = RankOf(x);
   return rev ? static_cast<int64_t>(length_ - 1 - r) : static_cast<int64_t>(r);
 }
 
@@ -248,42 +271,41 @@ bool ZSetObject::LexRangeEmpty(const ZLexRange& r) {
 }
 
 ZSetObject::Node* ZSetObject::FirstInLex(const ZLexRange& r) const {
-  if (LexRangeEmpty(r) || tail_ == nullptr || !LexGteMin(tail_->member, r)) return nullptr;
-  if (!LexLteMax(First()->member, r)) return nullptr;
+  if (LexRangeEmpty(r) || tail_ == nullptr || !LexGteMin(tail_->member(), r)) return nullptr;
+  if (!LexLteMax(First()->member(), r)) return nullptr;
   Node* x = header_;
   for (int i = level_ - 1; i >= 0; i--) {
-    while (x->level[i].forward != nullptr && !LexGteMin(x->level[i].forward->member, r)) {
+    while (x->level[i].forward != nullptr && !LexGteMin(x->level[i].forward->member(), r)) {
       x = x->level[i].forward;
     }
   }
   x = x->level[0].forward;
-  return x != nullptr && LexLteMax(x->member, r) ? x : nullptr;
+  return x != nullptr && LexLteMax(x->member(), r) ? x : nullptr;
 }
 
 ZSetObject::Node* ZSetObject::LastInLex(const ZLexRange& r) const {
-  if (LexRangeEmpty(r) || tail_ == nullptr || !LexGteMin(tail_->member, r)) return nullptr;
-  if (!LexLteMax(First()->member, r)) return nullptr;
+  if (LexRangeEmpty(r) || tail_ == nullptr || !LexGteMin(tail_->member(), r)) return nullptr;
+  if (!LexLteMax(First()->member(), r)) return nullptr;
   Node* x = header_;
   for (int i = level_ - 1; i >= 0; i--) {
-    while (x->level[i].forward != nullptr && LexLteMax(x->level[i].forward->member, r)) {
+    while (x->level[i].forward != nullptr && LexLteMax(x->level[i].forward->member(), r)) {
       x = x->level[i].forward;
     }
   }
-  return x != header_ && LexGteMin(x->member, r) ? x : nullptr;
+  return x != header_ && LexGteMin(x->member(), r) ? x : nullptr;
 }
 
-ZSetObject::Node* ZSetObject::Random(std::mt19937_64& rng) { return dict_.Random(rng)->value; }
+ZSetObject::Node* ZSetObject::Random(std::mt19937_64& rng) { return index_.Random(rng); }
 
 uint64_t ZSetObject::Scan(uint64_t cursor, int64_t count,
                           std::vector<std::pair<std::string, double>>* out) {
   if (listpack_) {
-    for (Node* x = First(); x != nullptr; x = x->next()) out->emplace_back(x->member, x->score);
+    for (Node* x = First(); x != nullptr; x = x->next()) out->emplace_back(x->member(), x->score);
     return 0;
   }
   int steps = 0;
   do {
-    cursor = dict_.Scan(cursor,
-                        [&](Dict<Node*>::Entry& e) { out->emplace_back(e.key, e.value->score); });
+    cursor = index_.Scan(cursor, [&](Node& x) { out->emplace_back(x.member(), x.score); });
   } while (cursor != 0 && ++steps < count * 10 && static_cast<int64_t>(out->size()) < count);
   return cursor;
 }
@@ -295,7 +317,7 @@ void ZSetObject::CheckConvert(size_t max_entries, size_t max_value) {
     return;
   }
   for (Node* x = First(); x != nullptr; x = x->next()) {
-    if (x->member.size() > max_value) {
+    if (x->member_size > max_value) {
       listpack_ = false;
       return;
     }

@@ -1,7 +1,7 @@
-// ZSetObject: a sorted-set value (Redis's t_zset.c): a skiplist with spans, ordered by (score,
-// member), for O(log n) rank and range seeks, plus a member -> node Dict for O(1) score lookup.
-// OBJECT ENCODING says "listpack" while small (kMaxListpackEntries / kMaxListpackValue) and
-// "skiplist" once it has grown past either limit (one way). Depends on storage/{dict,value}.h.
+// ZSetObject: a sorted-set value (Redis's t_zset.c): a skiplist with spans ordered by (score,
+// member) for O(log n) rank and range seeks; each node holds its member bytes and is linked into a
+// member hash index for O(1) score lookup. OBJECT ENCODING: "listpack" while within ZSetLimits,
+// "skiplist" once past either (one way). Depends on storage/{hash_table,value}.h.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "storage/dict.h"
+#include "storage/hash_table.h"
 #include "storage/value.h"
 
 namespace docket::storage {
@@ -30,10 +30,16 @@ struct ZLexRange {
   bool minex = false, maxex = false;
 };
 
+// Redis's zset-max-listpack-entries and zset-max-listpack-value (Redis 7.0 defaults).
+struct ZSetLimits {
+  size_t max_listpack_entries = 128;
+  size_t max_listpack_value = 64;
+};
+
 class ZSetObject : public TypedObject {
  public:
-  static constexpr size_t kMaxListpackEntries = 128;
-  static constexpr size_t kMaxListpackValue = 64;
+  static constexpr size_t kMaxListpackEntries = ZSetLimits{}.max_listpack_entries;
+  static constexpr size_t kMaxListpackValue = ZSetLimits{}.max_listpack_value;
   static constexpr int kMaxLevel = 32;
 
   struct Node;
@@ -41,12 +47,17 @@ class ZSetObject : public TypedObject {
     Node* forward = nullptr;
     uint64_t span = 0;
   };
+  // Allocated as one block: this header, nlevel Levels, then the member bytes.
   struct Node {
-    std::string member;
-    double score = 0;
-    Node* backward = nullptr;
-    int nlevel = 0;
-    Level level[];  // nlevel entries, allocated with the node (GCC flexible array member)
+    double score;
+    Node* backward;
+    Node* index_next;  // the member index's chain
+    uint64_t member_size : 58;
+    uint64_t nlevel : 6;
+    Level level[];  // GCC flexible array member
+    std::string_view member() const {
+      return {reinterpret_cast<const char*>(level + nlevel), member_size};
+    }
     Node* next() const { return level[0].forward; }
     Node* prev() const { return backward; }
   };
@@ -104,13 +115,35 @@ class ZSetObject : public TypedObject {
   uint64_t Scan(uint64_t cursor, int64_t count, std::vector<std::pair<std::string, double>>* out);
 
   void ConvertToSkiplist() { listpack_ = false; }
-  // Applies the encoding limits after an insertion of member.
+  // zsetConvertToListpackIfNeeded's test for a whole set: skiplist when it has more than
+  // max_entries members or any member is longer than max_value.
   void CheckConvert(size_t max_entries, size_t max_value);
+  // zsetAdd's test after member was inserted: only the new member's length counts, so members
+  // that a later CONFIG SET made too long do not convert the set.
+  void CheckConvertAfterInsert(std::string_view member, const ZSetLimits& limits) {
+    if (length_ > limits.max_listpack_entries || member.size() > limits.max_listpack_value) {
+      listpack_ = false;
+    }
+  }
 
  private:
+  struct IndexTraits {
+    static Node*& Next(Node* n) { return n->index_next; }
+    static std::string_view Key(const Node* n) { return n->member(); }
+  };
+
   int RandomLevel();
   Node* Insert(double score, std::string_view member);
+  // Links x (its score and levels set) into the skiplist.
+  void InsertNode(Node* x);
+  // Fills update[] with the rightmost node before x at each level.
+  void FindUpdate(const Node* x, Node** update) const;
   void DeleteNode(Node* x, Node** update);
+  // zslUpdateScore. REQUIRES: x is in this set and score differs from x->score.
+  void UpdateScore(Node* x, double score);
+  static size_t NodeBytes(int level, size_t member_size) {
+    return sizeof(Node) + level * sizeof(Level) + member_size;
+  }
   static Node* NewNode(int level, double score, std::string_view member);
   static void FreeNode(Node* n);
 
@@ -119,7 +152,7 @@ class ZSetObject : public TypedObject {
   uint64_t length_ = 0;
   int level_ = 1;
   bool listpack_ = true;
-  Dict<Node*> dict_;
+  IntrusiveTable<Node, IndexTraits> index_;
   uint64_t level_rng_ = 0x9E3779B97F4A7C15ULL;  // xorshift64 state for RandomLevel
 };
 

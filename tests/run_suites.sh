@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the unit, integration and differential suites one after another, shows their output, and
-# ends with one closing line for CI: "N passed, N failed" (doctest test cases + diff commands).
+# Runs the unit, integration, differential and e2e (job frameworks) suites one after another, shows
+# their output, and ends with one closing line for CI: "N passed, N failed" (doctest test cases +
+# diff commands + e2e tests).
 # Usage: tests/run_suites.sh SERVER UNIT_BIN INTEGRATION_BIN
 set -u
 server=$1 unit_bin=$2 integ_bin=$3
@@ -38,5 +39,6 @@ suite() {
 suite unit "$unit_bin"
 suite integration env DOCKET_SERVER="$server" "$integ_bin"
 suite differential /usr/bin/python3 tests/diff/run_diff.py --docket "$server"
+suite e2e /usr/bin/python3 tests/e2e/run_e2e.py --docket "$server"
 echo "$passed passed, $failed failed"
 exit $status

@@ -1,6 +1,7 @@
-// Tests for storage/dict.h: random inserts and erasures against a std::unordered_map model, the
-// SCAN guarantee (every key present for a whole scan is returned, while the table grows, shrinks
-// and rehashes between calls), Random on tiny, sparse and rehashing tables, and rehash steps.
+// Tests for storage/dict.h and the IntrusiveTable under it: random inserts and erasures against a
+// std::unordered_map model, the SCAN guarantee (every key present for a whole scan is returned,
+// while the table grows, shrinks and rehashes between calls), Random on tiny, sparse and
+// rehashing tables, and rehash steps.
 #include "storage/dict.h"
 
 #include <doctest/doctest.h>

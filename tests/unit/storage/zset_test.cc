@@ -1,6 +1,7 @@
 // Tests for storage/zset: the skiplist and member dict against a std::set<(score, member)> model
 // (random sets, score updates and removes), ranks both ways, rank seeks, score and lex range
-// seeks, the encoding switch, deep copies and ZSCAN coverage.
+// seeks, the encoding switch, deep copies, ZSCAN coverage, node reuse on score updates and
+// members stored inline.
 #include "storage/zset.h"
 
 #include <doctest/doctest.h>
@@ -26,12 +27,12 @@ void CheckSame(ZSetObject& z, const Model& model) {
   for (auto* x = z.First(); x != nullptr; x = x->next(), ++it, ++rank) {
     REQUIRE(it != model.end());
     CHECK(x->score == it->first);
-    CHECK(x->member == it->second);
+    CHECK(x->member() == it->second);
     CHECK(x->prev() == prev);
     CHECK(z.RankOf(x) == rank);
     CHECK(z.AtRank(rank) == x);
     double s = 0;
-    CHECK(z.Score(x->member, &s));
+    CHECK(z.Score(x->member(), &s));
     CHECK(s == x->score);
     prev = x;
   }
@@ -100,8 +101,8 @@ TEST_CASE("zset: score range seeks") {
         REQUIRE((f == nullptr) == (first == nullptr));
         REQUIRE((l == nullptr) == (last == nullptr));
         if (f != nullptr) {
-          CHECK(f->member == first->second);
-          CHECK(l->member == last->second);
+          CHECK(f->member() == first->second);
+          CHECK(l->member() == last->second);
         }
       }
     }
@@ -115,17 +116,17 @@ TEST_CASE("zset: lex range seeks") {
   r.min = "c";
   r.max = "f";
   r.maxex = true;
-  CHECK(z.FirstInLex(r)->member == "c");
-  CHECK(z.LastInLex(r)->member == "e");
+  CHECK(z.FirstInLex(r)->member() == "c");
+  CHECK(z.LastInLex(r)->member() == "e");
   r.min_inf = true;
-  CHECK(z.FirstInLex(r)->member == "a");
+  CHECK(z.FirstInLex(r)->member() == "a");
   ZLexRange empty;
   empty.min_pinf = true;
   empty.max_inf = true;
   CHECK(z.FirstInLex(empty) == nullptr);
   ZLexRange all;
   all.min_inf = all.max_inf = true;
-  CHECK(z.LastInLex(all)->member == "z");
+  CHECK(z.LastInLex(all)->member() == "z");
 }
 
 TEST_CASE("zset: encodings, copies and scan") {
@@ -159,6 +160,50 @@ TEST_CASE("zset: encodings, copies and scan") {
   small.Set(std::string(65, 'x'), 1);
   small.CheckConvert(ZSetObject::kMaxListpackEntries, ZSetObject::kMaxListpackValue);
   CHECK(small.EncodingName() == "skiplist");
+}
+
+TEST_CASE("zset: a score update keeps the node, in place or moved, and the index finds it") {
+  ZSetObject z;
+  z.Set("a", 1);
+  z.Set("b", 2);
+  z.Set("c", 3);
+  ZSetObject::Node* b = z.AtRank(1);
+  REQUIRE(b->member() == "b");
+  CHECK_FALSE(z.Set("b", 2.5));  // still between its neighbours: updated in place
+  CHECK(z.AtRank(1) == b);
+  CHECK(b->score == 2.5);
+  CHECK_FALSE(z.Set("b", 10));  // moves past "c": the same node is relinked
+  CHECK(z.Last() == b);
+  CHECK(z.Rank("b", false) == 2);
+  CHECK_FALSE(z.Set("c", 1));  // ties order by member: a, c, b
+  CheckSame(z, Model{{1, "a"}, {1, "c"}, {10, "b"}});
+  std::mt19937_64 rng(1);
+  std::set<std::string> drawn;
+  for (int i = 0; i < 200; i++) drawn.emplace(z.Random(rng)->member());
+  CHECK(drawn == std::set<std::string>{"a", "b", "c"});
+  CHECK(z.Remove("b"));
+  CHECK(z.Rank("b", false) == -1);
+  CheckSame(z, Model{{1, "a"}, {1, "c"}});
+}
+
+TEST_CASE("zset: members are stored in the node, binary and of any length") {
+  ZSetObject z;
+  std::string nul("x\0y", 3);
+  std::string longer(1000, '\x80');
+  size_t base = z.MemoryUsage();
+  z.Set("", 0);
+  z.Set(nul, 1);
+  z.Set(longer, 2);
+  CheckSame(z, Model{{0, ""}, {1, nul}, {2, longer}});
+  CHECK(z.MemoryUsage() >= base + longer.size() + nul.size());
+  double s = -1;
+  CHECK(z.Score(std::string("x\0z", 3), &s) == false);
+  CHECK(z.Score(longer, &s));
+  CHECK(s == 2);
+  size_t with_long = z.MemoryUsage();
+  CHECK(z.Remove(longer));
+  CHECK(z.MemoryUsage() <= with_long - longer.size());
+  CheckSame(z, Model{{0, ""}, {1, nul}});
 }
 
 }  // namespace
