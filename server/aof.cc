@@ -5,12 +5,14 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 
+#include "server/client.h"
 #include "server/functions.h"
 #include "server/log.h"
 #include "server/server.h"
@@ -40,10 +42,11 @@ AofFsyncThread::~AofFsyncThread() {
   thread_.join();
 }
 
-void AofFsyncThread::Submit(std::shared_ptr<storage::AofWritableFile> file) {
+void AofFsyncThread::Submit(std::shared_ptr<storage::AofWritableFile> file, uint64_t seq) {
   std::lock_guard<std::mutex> lock(mu_);
   if (busy_.load()) return;
   job_ = std::move(file);
+  job_seq_ = seq;
   busy_.store(true);
   cv_.notify_all();
 }
@@ -59,20 +62,33 @@ void AofFsyncThread::Loop() {
     cv_.wait(lock, [this] { return stop_ || job_ != nullptr; });
     if (job_ == nullptr) return;  // stop_ with nothing queued
     std::shared_ptr<storage::AofWritableFile> file = std::move(job_);
+    uint64_t seq = job_seq_;
     lock.unlock();
     int rc = file->Fsync();
     int err = rc == 0 ? 0 : errno;
     file.reset();
     lock.lock();
     last_errno_.store(err);
+    done_seq_.store(seq);
     busy_.store(false);
     cv_.notify_all();
+    if (int fd = notify_fd_.load(); fd >= 0) {
+      uint64_t one = 1;
+      if (write(fd, &one, sizeof(one)) < 0) {
+        // EAGAIN: the counter is saturated, a wake-up is pending anyway.
+      }
+    }
   }
 }
 
 Aof::Aof(Server* server) : server_(server), env_(storage::DefaultAofEnv()) {}
 
 Aof::~Aof() {
+  if (sync_event_ != nullptr) {
+    fsync_thread_.set_notify_fd(-1);
+    event_free(sync_event_);
+    close(sync_event_fd_);
+  }
   if (child_pid_ > 0) {
     kill(child_pid_, SIGUSR1);
     std::string tmp = storage::JoinPath(server_->config().dir, TempRewriteName(child_pid_));
@@ -192,6 +208,13 @@ int64_t Aof::FilesSize() {
 
 void Aof::Flush(bool force) {
   if (state_ == AofState::kOff || file_ == nullptr) return;
+  if (always()) {
+    if (!buf_.empty()) {
+      if (!WriteBuffer()) return;
+      written_seq_++;
+    }
+    return force ? SyncNow() : SubmitSync();
+  }
   int64_t now = server_->NowMs();
   bool everysec = server_->config().appendfsync == "everysec";
   if (!buf_.empty()) {
@@ -209,21 +232,86 @@ void Aof::Flush(bool force) {
     postponed_since_ms_ = 0;
     if (!WriteBuffer()) return;
     needs_fsync_ = true;
-    if (!always()) ClearWriteError();
+    ClearWriteError();
   }
   if (!needs_fsync_) return;
-  if (always()) {
-    if (file_->Fsync() != 0) return SetWriteError(errno);
-    needs_fsync_ = false;
-    last_fsync_ms_ = now;
-    ClearWriteError();
-  } else if (!everysec) {
+  if (!everysec) {
     needs_fsync_ = false;  // appendfsync no: the OS decides
   } else if (now - last_fsync_ms_ >= 1000 && !fsync_thread_.busy()) {
     fsync_thread_.Submit(file_);
     needs_fsync_ = false;
     last_fsync_ms_ = now;
   }
+}
+
+// appendfsync always runs as a pipelined group commit: the loop writes each iteration's batch
+// and goes on serving while the fsync thread syncs what was written; when it ends, the next
+// fsync takes every batch written meanwhile, and the output waiting on them goes out.
+void Aof::SubmitSync() {
+  if (written_seq_ <= synced_seq_ || fsync_thread_.busy()) return;
+  if (last_write_errno_ != 0 && !sync_retry_due_) return;  // a failing disk: the cron retries
+  sync_retry_due_ = false;
+  if (sync_event_ == nullptr) {
+    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    event* ev = fd < 0 ? nullptr
+                       : event_new(server_->base(), fd, EV_READ | EV_PERSIST, &Aof::OnSyncEvent, this);
+    if (ev == nullptr || event_add(ev, nullptr) != 0) {
+      if (ev != nullptr) event_free(ev);
+      if (fd >= 0) close(fd);
+      return SyncNow();
+    }
+    sync_event_fd_ = fd;
+    sync_event_ = ev;
+    fsync_thread_.set_notify_fd(fd);
+  }
+  fsync_thread_.Submit(file_, written_seq_);
+}
+
+void Aof::OnSyncEvent(evutil_socket_t fd, short, void* arg) {
+  auto* self = static_cast<Aof*>(arg);
+  uint64_t count;
+  if (read(fd, &count, sizeof(count)) < 0) {
+    // EAGAIN: already taken.
+  }
+  self->TakeSyncResult();
+  if (self->state_ != AofState::kOff && self->file_ != nullptr && self->always()) {
+    self->SubmitSync();  // the batches written while it ran
+  }
+}
+
+void Aof::TakeSyncResult() {
+  if (fsync_thread_.busy() || !always()) return;  // everysec errors are the cron's
+  if (int err = fsync_thread_.last_errno(); err != 0) {
+    fsync_thread_.clear_error();
+    return SetWriteError(err);
+  }
+  if (fsync_thread_.done_seq() > synced_seq_) {
+    synced_seq_ = fsync_thread_.done_seq();
+    last_fsync_ms_ = server_->NowMs();
+    if (buf_.empty()) ClearWriteError();
+  }
+}
+
+void Aof::SyncNow() {
+  fsync_thread_.Drain();
+  TakeSyncResult();
+  if (file_ == nullptr || written_seq_ <= synced_seq_) return;
+  if (file_->Fsync() != 0) return SetWriteError(errno);
+  synced_seq_ = written_seq_;
+  last_fsync_ms_ = server_->NowMs();
+  if (buf_.empty()) ClearWriteError();
+}
+
+void Aof::TagReply(Client& c, bool dirtied) {
+  if (state_ == AofState::kOff) return;
+  uint64_t need = buf_.empty() ? written_seq_ : written_seq_ + 1;
+  if (need <= synced_seq_ || need <= c.aof_wait_seq || !always()) return;
+  if (!dirtied && last_write_errno_ != 0) return;  // -MISCONF: reads go on
+  c.aof_wait_seq = need;
+}
+
+bool Aof::MustHold(const Client& c) const {
+  return c.aof_wait_seq > synced_seq_ && state_ != AofState::kOff && always();
 }
 
 void Aof::FlushAndSyncForShutdown() {
@@ -247,7 +335,10 @@ void Aof::Cron() {
   ReapChild();
   if (state_ == AofState::kOff) return;
   // Retry a failed write or fsync, and the everysec fsync of an idle server.
-  if (!buf_.empty() || needs_fsync_ || last_write_errno_ != 0) Flush(false);
+  sync_retry_due_ = true;
+  if (!buf_.empty() || needs_fsync_ || last_write_errno_ != 0 || written_seq_ > synced_seq_) {
+    Flush(false);
+  }
   if (fsync_thread_.last_errno() != 0 && !fsync_thread_.busy()) {
     // A failed background fsync is retried until it works (the data is already written).
     fsync_thread_.clear_error();
@@ -301,6 +392,7 @@ void Aof::Stop() {
   needs_fsync_ = false;
   last_write_errno_ = 0;
   fsync_thread_.clear_error();
+  synced_seq_ = written_seq_;  // nothing waits on a file that is closed
   if (child_pid_ > 0) {
     DOCKET_LOG(LogLevel::kNotice, "Killing running AOF rewrite child: %ld",
                static_cast<long>(child_pid_));

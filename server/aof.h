@@ -17,6 +17,8 @@
 #include <string_view>
 #include <thread>
 
+#include <event2/event.h>
+
 #include "storage/aof_file.h"
 
 namespace docket::server {
@@ -31,9 +33,14 @@ class AofFsyncThread {
  public:
   AofFsyncThread();
   ~AofFsyncThread();
-  // Queues an fsync of file; no-op when one is already queued or running.
-  void Submit(std::shared_ptr<storage::AofWritableFile> file);
+  // Queues an fsync of file; no-op when one is already queued or running. seq names the job
+  // (appendfsync always: the last write batch it covers); notify_fd, when set, gets an eventfd
+  // increment each time a job ends.
+  void Submit(std::shared_ptr<storage::AofWritableFile> file, uint64_t seq = 0);
+  void set_notify_fd(int fd) { notify_fd_.store(fd); }
   bool busy() const { return busy_.load(); }
+  // The seq of the last job that ended.
+  uint64_t done_seq() const { return done_seq_.load(); }
   // 0 when the last background fsync worked, else its errno.
   int last_errno() const { return last_errno_.load(); }
   void clear_error() { last_errno_.store(0); }
@@ -45,6 +52,9 @@ class AofFsyncThread {
   std::mutex mu_;
   std::condition_variable cv_;
   std::shared_ptr<storage::AofWritableFile> job_;
+  uint64_t job_seq_ = 0;
+  std::atomic<uint64_t> done_seq_{0};
+  std::atomic<int> notify_fd_{-1};
   std::atomic<bool> busy_{false};
   std::atomic<int> last_errno_{0};
   bool stop_ = false;
@@ -75,10 +85,11 @@ class Aof {
 
   // Writes are refused (-MISCONF) while this is non-empty.
   std::string WriteErrorReply() const;
-  // True when replies to writes must wait: appendfsync always with data not yet fsynced.
-  bool RepliesMustWait() const {
-    return state_ != AofState::kOff && always() && (!buf_.empty() || needs_fsync_);
-  }
+  // appendfsync always (pipelined group commit): a command's output must not leave before the
+  // write batch holding what it changed (or could have seen) is fsynced. TagReply, after each
+  // command, names that batch for c; MustHold says whether c's output still waits for it.
+  void TagReply(Client& c, bool dirtied);
+  bool MustHold(const Client& c) const;
 
   // CONFIG SET appendonly (and start-up). Returns "" or an error text.
   std::string Start();
@@ -108,6 +119,13 @@ class Aof {
   // Opens the last incr file of the manifest for appending (creating one when there is none).
   std::string OpenIncr(bool persist_manifest);
   bool WriteBuffer();
+  // appendfsync always: hands the written batches to the fsync thread when it is idle.
+  void SubmitSync();
+  // The fsync thread ended a job (eventfd callback; also called after Drain).
+  static void OnSyncEvent(evutil_socket_t fd, short, void* arg);
+  void TakeSyncResult();
+  // Waits for the fsync thread, then fsyncs here: everything written is synced after it.
+  void SyncNow();
   // appendfsync always: keeps padding ahead of the data (storage/aof_file.h says why).
   void PadAhead();
   // Cuts the padding off before the live file is closed or replaced, or the policy changes.
@@ -138,6 +156,12 @@ class Aof {
   std::string buf_;
   int selected_db_ = -1;
   int64_t current_size_ = 0;  // aof_current_size
+  // appendfsync always: write batches written to the file, and fsynced.
+  uint64_t written_seq_ = 0;
+  uint64_t synced_seq_ = 0;
+  bool sync_retry_due_ = true;  // after a failed fsync, the next try waits for the cron
+  int sync_event_fd_ = -1;
+  event* sync_event_ = nullptr;
   int64_t incr_size_ = 0;     // data bytes in the live file (the write position)
   int64_t padded_end_ = 0;    // the live file's padding reaches here (0: none)
   int64_t base_size_ = 0;     // aof_base_size (size at the last rewrite or load)

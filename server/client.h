@@ -65,7 +65,6 @@ enum ClientFlag : uint32_t {
   kClientDenyBlocking = 1 << 14,  // inside EXEC or a script: blocking commands do not block
   kClientDirtyCas = 1 << 15,      // a WATCHed key changed: EXEC replies the null array
   kClientDirtyExec = 1 << 16,     // a command was refused while queuing: EXEC aborts
-  kClientAofWait = 1 << 17,       // appendfsync always: its reply follows a write not yet fsynced
   kClientProtected = 1 << 18,     // its script runs long: not read, written or freed until it ends
 };
 
@@ -138,6 +137,8 @@ class Client {
   std::vector<QueuedCommand> multi_queue;
   size_t multi_mem = 0;
   uint64_t commands_processed = 0;
+  // appendfsync always: the AOF write batch that must be fsynced before its output may go out.
+  uint64_t aof_wait_seq = 0;
   uint64_t net_input_bytes = 0, net_output_bytes = 0;
   size_t query_buffer_size() const { return query_.size(); }
   size_t query_buffer_free() const { return query_.capacity() - query_.size(); }

@@ -240,7 +240,6 @@ void Server::Call(Client& c, const CommandSpec& spec, std::span<const std::strin
     Propagate(db.index(), multi);
   }
   if (ctx.dirty > 0) {
-    c.Set(kClientAofWait);  // cleared once the AOF is fsynced (BeforeSleep)
     dirty_ += ctx.dirty;
     if (ctx.rewritten.empty()) {
       Propagate(db.index(), ctx.argv);
@@ -257,6 +256,7 @@ void Server::Call(Client& c, const CommandSpec& spec, std::span<const std::strin
     std::string_view exec[] = {"EXEC"};
     Propagate(db.index(), exec);
   }
+  aof_->TagReply(c, ctx.dirty > 0);
   if (!monitors_.empty() && !reprocessing && !spec.Has(kCmdSkipMonitor) && !spec.Has(kCmdAdmin)) {
     FeedMonitors(c, c.db_index(), argv);
   }

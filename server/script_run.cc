@@ -74,10 +74,6 @@ ScriptRun::~ScriptRun() {
     if (caller_.read_event != nullptr) event_add(caller_.read_event, nullptr);
     if (caller_.pending_output() > 0) server_.QueueWrite(caller_);
   }
-  if (script_client_.Has(kClientAofWait)) {  // its reply follows the script's writes
-    script_client_.Clear(kClientAofWait);
-    caller_.Set(kClientAofWait);
-  }
   if (own_unit_) server_.EndPropagationUnit();
 }
 

@@ -263,13 +263,12 @@ void Server::OnReadable(evutil_socket_t, short, void* arg) {
 void Server::OnWritable(evutil_socket_t, short, void* arg) {
   auto* c = static_cast<Client*>(arg);
   Server& self = c->server();
-  if (self.aof().RepliesMustWait()) {
-    // Replies of this iteration may follow AOF data not yet fsynced: BeforeSleep writes them.
+  if (self.aof().MustHold(*c)) {
+    // Its output follows AOF data not yet fsynced: BeforeSleep writes it once it is.
     event_del(c->write_event);
     self.QueueWrite(*c);
     return;
   }
-  c->Clear(kClientAofWait);
   if (!c->WriteOutput()) {
     self.FreeClient(c);
     return;
@@ -290,15 +289,13 @@ void Server::QueueWrite(Client& c) {
 void Server::HandlePendingWrites() {
   std::vector<Client*> pending;
   pending.swap(pending_writes_);
-  // appendfsync always and the AOF cannot be written: replies that follow a write wait for it
-  // (nothing unsynced is acknowledged); other clients are served.
-  bool hold_writers = aof_->RepliesMustWait();
+  // appendfsync always: output that follows AOF data not yet fsynced waits for its fsync
+  // (nothing unsynced is acknowledged or shown); other clients are served.
   for (Client* c : pending) {
-    if (hold_writers && c->Has(kClientAofWait)) {
+    if (aof_->MustHold(*c)) {
       pending_writes_.push_back(c);
       continue;
     }
-    c->Clear(kClientAofWait);
     c->Clear(kClientPendingWrite);
     if (c->Has(kClientCloseAsap)) continue;
     if (!c->WriteOutput()) {
