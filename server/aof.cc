@@ -72,7 +72,7 @@ void AofFsyncThread::Loop() {
     done_seq_.store(seq);
     busy_.store(false);
     cv_.notify_all();
-    if (int fd = notify_fd_.load(); fd >= 0) {
+    if (int fd = notify_fd_.load(); fd >= 0) {  // still under mu_ (see set_notify_fd)
       uint64_t one = 1;
       if (write(fd, &one, sizeof(one)) < 0) {
         // EAGAIN: the counter is saturated, a wake-up is pending anyway.

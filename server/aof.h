@@ -37,7 +37,11 @@ class AofFsyncThread {
   // (appendfsync always: the last write batch it covers); notify_fd, when set, gets an eventfd
   // increment each time a job ends.
   void Submit(std::shared_ptr<storage::AofWritableFile> file, uint64_t seq = 0);
-  void set_notify_fd(int fd) { notify_fd_.store(fd); }
+  // Under the lock the thread signals with: once it returns, the old fd is no longer written.
+  void set_notify_fd(int fd) {
+    std::lock_guard<std::mutex> lock(mu_);
+    notify_fd_.store(fd);
+  }
   bool busy() const { return busy_.load(); }
   // The seq of the last job that ended.
   uint64_t done_seq() const { return done_seq_.load(); }
