@@ -161,20 +161,7 @@ void Server::ExecTransaction(Client& c) {
   }
   if (could_block) c.Clear(kClientDenyBlocking);
   DiscardTransaction(*this, c);
-  std::vector<PropagationBuffer::Op> ops = exec_propagation_.Finish();
-  // One command is atomic by itself; several go out as one MULTI ... EXEC block.
-  if (ops.size() > 1) {
-    std::string_view multi[] = {"MULTI"};
-    Propagate(ops.front().db, multi);
-  }
-  for (const PropagationBuffer::Op& op : ops) {
-    std::vector<std::string_view> argv(op.argv.begin(), op.argv.end());
-    Propagate(op.db, argv);
-  }
-  if (ops.size() > 1) {
-    std::string_view exec[] = {"EXEC"};
-    Propagate(ops.back().db, exec);
-  }
+  EndPropagationUnit();  // one command is atomic by itself; several go out in MULTI ... EXEC
 }
 
 void Server::AbortExec(Client& c, std::span<const std::string_view> argv, std::string_view why) {
