@@ -74,6 +74,10 @@ void ReplyFullGroups(CommandContext& ctx, const StreamObject& s, size_t count);
 
 // The consumer-group commands (XGROUP, XREADGROUP, XACK, XPENDING, XCLAIM, XAUTOCLAIM, XINFO
 // GROUPS / CONSUMERS); called by RegisterStreamCommands.
+// BLOCK <ms> of XREAD / XREADGROUP (getTimeoutFromObjectOrReply, UNIT_MILLISECONDS): the
+// deadline, 0 for ever; false after replying the error.
+bool ParseMsTimeout(CommandContext& ctx, std::string_view arg, int64_t* deadline_ms);
+
 void RegisterStreamGroupCommands(CommandTable& table);
 // XREAD (cmd_stream_read.cc).
 void RegisterStreamReadCommands(CommandTable& table);

@@ -35,29 +35,15 @@ struct ReadGroupArgs {
   size_t streams = 0;
 };
 
-// getTimeoutFromObjectOrReply with UNIT_MILLISECONDS.
-bool ParseMsTimeout(CommandContext& ctx, std::string_view arg, int64_t* deadline_ms) {
-  int64_t ms;
-  if (!storage::StringToInt64(arg, &ms)) {
-    ctx.reply.Error("timeout is not an integer or out of range");
-    return false;
-  }
-  if (ms < 0) {
-    ctx.reply.Error(errors::kTimeoutNegative);
-    return false;
-  }
-  int64_t now = ctx.now_ms();
-  *deadline_ms = ms == 0 ? 0 : ms > INT64_MAX - now ? INT64_MAX : now + ms;
-  return true;
-}
-
 // One option before STREAMS at argv[*i]; false after replying an error.
 bool ParseOption(CommandContext& ctx, size_t* i, ReadGroupArgs* a) {
   size_t more = ctx.argc() - *i - 1;
   std::string_view o = ctx.arg(*i);
   if (more > 0 && OptionIs(o, "block")) {
     if (&ctx.client == &ctx.server.scripting().script_client()) {
-      ctx.reply.Error("xreadgroup command is not allowed with BLOCK option from scripts");
+      // Redis names the command as the script spelled it (argv[0]).
+      ctx.reply.Error(std::string(ctx.arg(0)) +
+                      " command is not allowed with BLOCK option from scripts");
       return false;
     }
     return ParseMsTimeout(ctx, ctx.arg(++*i), &a->deadline_ms);

@@ -12,6 +12,8 @@
 #include "server/args.h"
 #include "server/blocking.h"
 #include "server/cmd_stream.h"
+#include "server/scripting.h"
+#include "server/server.h"
 #include "storage/number.h"
 
 namespace docket::server::stream {
@@ -29,28 +31,18 @@ struct XReadArgs {
   size_t streams = 0;
 };
 
-// getTimeoutFromObjectOrReply with UNIT_MILLISECONDS.
-bool ParseMsTimeout(CommandContext& ctx, std::string_view arg, int64_t* deadline_ms) {
-  int64_t ms;
-  if (!storage::StringToInt64(arg, &ms)) {
-    ctx.reply.Error("timeout is not an integer or out of range");
-    return false;
-  }
-  if (ms < 0) {
-    ctx.reply.Error(errors::kTimeoutNegative);
-    return false;
-  }
-  int64_t now = ctx.now_ms();
-  *deadline_ms = ms == 0 ? 0 : ms > INT64_MAX - now ? INT64_MAX : now + ms;
-  return true;
-}
-
 // The options before STREAMS; false after replying an error.
 bool ParseXReadArgs(CommandContext& ctx, XReadArgs* a) {
   for (size_t i = 1; i < ctx.argc(); i++) {
     bool more = i + 1 < ctx.argc();
     std::string_view o = ctx.arg(i);
     if (more && OptionIs(o, "block")) {
+      if (&ctx.client == &ctx.server.scripting().script_client()) {
+        // Redis names the command as the script spelled it (argv[0]).
+        ctx.reply.Error(std::string(ctx.arg(0)) +
+                        " command is not allowed with BLOCK option from scripts");
+        return false;
+      }
       if (!ParseMsTimeout(ctx, ctx.arg(++i), &a->deadline_ms)) return false;
     } else if (more && OptionIs(o, "count")) {
       if (!storage::StringToInt64(ctx.arg(++i), &a->count)) {
@@ -171,5 +163,20 @@ void CmdXRead(CommandContext& ctx) {
 }  // namespace
 
 void RegisterStreamReadCommands(CommandTable& table) { table.Register("xread", CmdXRead); }
+
+bool ParseMsTimeout(CommandContext& ctx, std::string_view arg, int64_t* deadline_ms) {
+  int64_t ms;
+  if (!storage::StringToInt64(arg, &ms)) {
+    ctx.reply.Error("timeout is not an integer or out of range");
+    return false;
+  }
+  if (ms < 0) {
+    ctx.reply.Error(errors::kTimeoutNegative);
+    return false;
+  }
+  int64_t now = ctx.now_ms();
+  *deadline_ms = ms == 0 ? 0 : ms > INT64_MAX - now ? INT64_MAX : now + ms;
+  return true;
+}
 
 }  // namespace docket::server::stream

@@ -173,13 +173,13 @@ void ApplyZAdd(CommandContext& ctx, ZSetObject& z, size_t scoreidx, const ZAddFl
       }
       if ((f.lt && s >= cur) || (f.gt && s <= cur)) continue;
       if (s != cur) {
-        z.Set(ele, s);
+        z.Set(ele, z.StoredScore(s));
         out->updated++;
       }
     } else {
       if (f.xx) continue;
-      z.Set(ele, s);
-      z.CheckConvertAfterInsert(ele, limits);
+      z.CheckConvertBeforeInsert(ele, limits);
+      z.Set(ele, z.StoredScore(s));
       out->added++;
     }
     out->processed++;
@@ -330,8 +330,20 @@ void CmdZLexCount(CommandContext& ctx) {
   ZSetObject& z = AsZSet(v);
   Node* first = z.FirstInLex(r);
   if (first == nullptr) return ctx.reply.Integer(0);
-  Node* last = z.LastInLex(r);
-  ctx.reply.Integer(static_cast<int64_t>(z.RankOf(last) - z.RankOf(first) + 1));
+  // Members are in lex order only when all scores are equal; otherwise Redis's answer depends
+  // on the encoding: a listpack counts on from the first member while it is <= max, a skiplist
+  // subtracts ranks (and the last member in range may be missing, or before the first).
+  int64_t count = 0;
+  if (z.is_listpack()) {
+    for (Node* x = first; x != nullptr && ZSetObject::LexLteMax(x->member(), r); x = x->next()) {
+      count++;
+    }
+  } else {
+    int64_t length = static_cast<int64_t>(z.size());
+    count = length - static_cast<int64_t>(z.RankOf(first));
+    if (Node* last = z.LastInLex(r)) count -= length - 1 - static_cast<int64_t>(z.RankOf(last));
+  }
+  ctx.reply.Integer(count);
 }
 
 // ZRANK key member / ZREVRANK key member

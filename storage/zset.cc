@@ -273,19 +273,31 @@ bool ZSetObject::LexRangeEmpty(const ZLexRange& r) {
 ZSetObject::Node* ZSetObject::FirstInLex(const ZLexRange& r) const {
   if (LexRangeEmpty(r) || tail_ == nullptr || !LexGteMin(tail_->member(), r)) return nullptr;
   if (!LexLteMax(First()->member(), r)) return nullptr;
-  Node* x = header_;
-  for (int i = level_ - 1; i >= 0; i--) {
-    while (x->level[i].forward != nullptr && !LexGteMin(x->level[i].forward->member(), r)) {
-      x = x->level[i].forward;
+  Node* x = nullptr;
+  if (listpack_) {
+    // zzlFirstInLexRange scans. With mixed scores the members are not in lex order, and the
+    // skiplist descent could stop at another node.
+    for (x = First(); x != nullptr && !LexGteMin(x->member(), r);) x = x->next();
+  } else {
+    x = header_;
+    for (int i = level_ - 1; i >= 0; i--) {
+      while (x->level[i].forward != nullptr && !LexGteMin(x->level[i].forward->member(), r)) {
+        x = x->level[i].forward;
+      }
     }
+    x = x->level[0].forward;
   }
-  x = x->level[0].forward;
   return x != nullptr && LexLteMax(x->member(), r) ? x : nullptr;
 }
 
 ZSetObject::Node* ZSetObject::LastInLex(const ZLexRange& r) const {
   if (LexRangeEmpty(r) || tail_ == nullptr || !LexGteMin(tail_->member(), r)) return nullptr;
   if (!LexLteMax(First()->member(), r)) return nullptr;
+  if (listpack_) {  // zzlLastInLexRange scans back from the tail
+    Node* x = tail_;
+    while (x != nullptr && !LexLteMax(x->member(), r)) x = x->prev();
+    return x != nullptr && LexGteMin(x->member(), r) ? x : nullptr;
+  }
   Node* x = header_;
   for (int i = level_ - 1; i >= 0; i--) {
     while (x->level[i].forward != nullptr && LexLteMax(x->level[i].forward->member(), r)) {
@@ -322,6 +334,7 @@ void ZSetObject::CheckConvert(size_t max_entries, size_t max_value) {
       return;
     }
   }
+  for (Node* x = First(); x != nullptr; x = x->next()) x->score = StoredScore(x->score);
 }
 
 }  // namespace docket::storage

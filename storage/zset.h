@@ -116,15 +116,19 @@ class ZSetObject : public TypedObject {
 
   void ConvertToSkiplist() { listpack_ = false; }
   // zsetConvertToListpackIfNeeded's test for a whole set: skiplist when it has more than
-  // max_entries members or any member is longer than max_value.
+  // max_entries members or any member is longer than max_value. A set that stays a listpack
+  // gets its scores as the listpack stores them (StoredScore).
   void CheckConvert(size_t max_entries, size_t max_value);
-  // zsetAdd's test after member was inserted: only the new member's length counts, so members
+  // zsetAdd's test before member is inserted: only the new member's length counts, so members
   // that a later CONFIG SET made too long do not convert the set.
-  void CheckConvertAfterInsert(std::string_view member, const ZSetLimits& limits) {
-    if (length_ > limits.max_listpack_entries || member.size() > limits.max_listpack_value) {
+  void CheckConvertBeforeInsert(std::string_view member, const ZSetLimits& limits) {
+    if (length_ + 1 > limits.max_listpack_entries || member.size() > limits.max_listpack_value) {
       listpack_ = false;
     }
   }
+  // The score as stored: a listpack keeps an integral score as an integer (zzlInsertAt), so
+  // -0 reads back as 0 there; a skiplist keeps the double.
+  double StoredScore(double score) const { return listpack_ && score == 0 ? 0.0 : score; }
 
  private:
   struct IndexTraits {

@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <iterator>
 #include <map>
 #include <random>
@@ -127,6 +128,45 @@ TEST_CASE("zset: lex range seeks") {
   ZLexRange all;
   all.min_inf = all.max_inf = true;
   CHECK(z.LastInLex(all)->member() == "z");
+}
+
+TEST_CASE("zset: lex seeks over a listpack with mixed scores scan like Redis's listpack") {
+  // Order by score: b(1.5) d(10) -3(inf) e(inf); members are not in lex order.
+  ZSetObject z;
+  z.Set("b", 1.5);
+  z.Set("d", 10);
+  z.Set("-3", INFINITY);
+  z.Set("e", INFINITY);
+  ZLexRange r;  // (a [d
+  r.min = "a";
+  r.minex = true;
+  r.max = "d";
+  REQUIRE(z.FirstInLex(r) != nullptr);
+  CHECK(z.FirstInLex(r)->member() == "b");
+  // Back from the tail: e > d, then -3 <= d but not > a: none, though b is the first in range
+  // (ZLEXCOUNT must not take a rank of the missing last member).
+  CHECK(z.LastInLex(r) == nullptr);
+  r.max = "e";
+  REQUIRE(z.LastInLex(r) != nullptr);
+  CHECK(z.LastInLex(r)->member() == "e");
+  r.min = "c";  // from the head: b < c, then d
+  CHECK(z.FirstInLex(r)->member() == "d");
+}
+
+TEST_CASE("zset: a listpack stores -0 as 0, a skiplist keeps it") {
+  ZSetObject z;
+  CHECK(std::signbit(z.StoredScore(-0.0)) == false);
+  CHECK(z.StoredScore(-1.5) == -1.5);
+  z.Set("a", 1);
+  z.CheckConvert(1, 64);
+  z.ConvertToSkiplist();
+  CHECK(std::signbit(z.StoredScore(-0.0)) == true);
+  ZSetObject small;
+  small.Set("a", -0.0);
+  small.CheckConvert(128, 64);  // stays a listpack: the stored score becomes 0
+  double score = 1;
+  REQUIRE(small.Score("a", &score));
+  CHECK(std::signbit(score) == false);
 }
 
 TEST_CASE("zset: encodings, copies and scan") {
