@@ -41,7 +41,7 @@ class IntrusiveTable {
   // The node whose key is key (h must be HashKey(key)), or nullptr. Moves one rehash bucket.
   Node* Find(std::string_view key, uint64_t h) {
     if (size() == 0) return nullptr;
-    if (rehashing()) RehashStep();
+    MaybeRehashStep();
     for (int t = 0; t <= 1; t++) {
       if (table_[t].empty()) break;
       for (Node* n = Bucket(t, h); n != nullptr; n = Traits::Next(n)) {
@@ -67,7 +67,7 @@ class IntrusiveTable {
   // Unlinks the node whose key is key and returns it (nullptr when absent).
   Node* Unlink(std::string_view key) {
     if (size() == 0) return nullptr;
-    if (rehashing()) RehashStep();
+    MaybeRehashStep();
     uint64_t h = HashKey(key);
     for (int t = 0; t <= 1; t++) {
       if (table_[t].empty()) break;
@@ -155,7 +155,7 @@ class IntrusiveTable {
   template <typename Rng>
   Node* Random(Rng& rng) {
     if (size() == 0) return nullptr;
-    if (rehashing()) RehashStep();
+    MaybeRehashStep();
     Node* head = nullptr;
     while (head == nullptr) {
       if (rehashing()) {
@@ -174,9 +174,11 @@ class IntrusiveTable {
     return head;
   }
 
-  // Calls fn(Node&) for every node. fn must not link or unlink.
+  // Calls fn(Node&) for every node. fn must not link or unlink; lookups in the same table are
+  // fine (rehashing pauses meanwhile, as under Redis's safe iterators).
   template <typename Fn>
   void ForEach(Fn&& fn) {
+    IterationGuard guard(this);
     for (int t = 0; t <= 1; t++) {
       for (Node* n : table_[t]) {
         for (; n != nullptr; n = Traits::Next(n)) fn(*n);
@@ -186,6 +188,7 @@ class IntrusiveTable {
   // As above, read-only: fn gets const Node&.
   template <typename Fn>
   void ForEach(Fn&& fn) const {
+    IterationGuard guard(this);
     for (int t = 0; t <= 1; t++) {
       for (Node* n : table_[t]) {
         for (; n != nullptr; n = Traits::Next(n)) fn(static_cast<const Node&>(*n));
@@ -232,6 +235,15 @@ class IntrusiveTable {
   Node*& Bucket(int t, uint64_t h) { return table_[t][h & (table_[t].size() - 1)]; }
 
   void RehashStep() { Rehash(1); }
+  // Lookups move one rehash bucket, except while a ForEach runs over this table.
+  void MaybeRehashStep() {
+    if (rehashing() && iterators_ == 0) RehashStep();
+  }
+  struct IterationGuard {
+    explicit IterationGuard(const IntrusiveTable* t) : table(t) { table->iterators_++; }
+    ~IterationGuard() { table->iterators_--; }
+    const IntrusiveTable* table;
+  };
 
   void MoveBucket(size_t index) {
     Node* n = table_[0][index];
@@ -291,6 +303,7 @@ class IntrusiveTable {
   std::vector<Node*> table_[2];
   size_t used_[2] = {0, 0};
   int64_t rehash_index_ = -1;
+  mutable int iterators_ = 0;  // ForEach calls running
 };
 
 }  // namespace docket::storage
