@@ -253,8 +253,9 @@ void Aof::SubmitSync() {
   sync_retry_due_ = false;
   if (sync_event_ == nullptr) {
     int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    event* ev = fd < 0 ? nullptr
-                       : event_new(server_->base(), fd, EV_READ | EV_PERSIST, &Aof::OnSyncEvent, this);
+    event* ev = fd < 0
+                    ? nullptr
+                    : event_new(server_->base(), fd, EV_READ | EV_PERSIST, &Aof::OnSyncEvent, this);
     if (ev == nullptr || event_add(ev, nullptr) != 0) {
       if (ev != nullptr) event_free(ev);
       if (fd >= 0) close(fd);

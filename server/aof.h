@@ -5,6 +5,7 @@
 // always RESP: aof-use-rdb-preamble is accepted and treated as no.
 #pragma once
 
+#include <event2/event.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -16,8 +17,6 @@
 #include <string>
 #include <string_view>
 #include <thread>
-
-#include <event2/event.h>
 
 #include "storage/aof_file.h"
 
@@ -166,9 +165,9 @@ class Aof {
   bool sync_retry_due_ = true;  // after a failed fsync, the next try waits for the cron
   int sync_event_fd_ = -1;
   event* sync_event_ = nullptr;
-  int64_t incr_size_ = 0;     // data bytes in the live file (the write position)
-  int64_t padded_end_ = 0;    // the live file's padding reaches here (0: none)
-  int64_t base_size_ = 0;     // aof_base_size (size at the last rewrite or load)
+  int64_t incr_size_ = 0;   // data bytes in the live file (the write position)
+  int64_t padded_end_ = 0;  // the live file's padding reaches here (0: none)
+  int64_t base_size_ = 0;   // aof_base_size (size at the last rewrite or load)
   int64_t last_fsync_ms_ = 0;
   bool needs_fsync_ = false;        // written but not yet fsynced (or fsync queued)
   int64_t postponed_since_ms_ = 0;  // everysec: a write waits on a busy fsync since then

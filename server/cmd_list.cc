@@ -66,10 +66,7 @@ Value NewList() { return Value::Object(ValueType::kList, std::make_unique<ListOb
 void ElementsRemoved(CommandContext& ctx, std::string_view key, End where, ListObject& list,
                      int64_t count) {
   ctx.Notify('l', where == End::kHead ? "lpop" : "rpop", key);
-  if (list.empty()) {
-    ctx.db.Delete(key);
-    ctx.Notify('g', "del", key);
-  }
+  if (list.empty()) ctx.DeleteEmptied(key);
   ctx.KeyModified(key);
   ctx.Dirty(count);
 }
@@ -261,10 +258,7 @@ void CmdLTrim(CommandContext& ctx) {
   }
   int64_t removed = len - static_cast<int64_t>(list.size());
   ctx.Notify('l', "ltrim", key);
-  if (list.empty()) {
-    ctx.db.Delete(key);
-    ctx.Notify('g', "del", key);
-  }
+  if (list.empty()) ctx.DeleteEmptied(key);
   ctx.KeyModified(key);
   ctx.Dirty(removed);
   ctx.reply.Ok();
@@ -334,10 +328,7 @@ void CmdLRem(CommandContext& ctx) {
     ctx.Notify('l', "lrem", key);
     ctx.Dirty(static_cast<int64_t>(removed));
   }
-  if (list.empty()) {
-    ctx.db.Delete(key);
-    ctx.Notify('g', "del", key);
-  }
+  if (list.empty()) ctx.DeleteEmptied(key);
   ctx.reply.Integer(static_cast<int64_t>(removed));
 }
 

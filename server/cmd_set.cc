@@ -49,21 +49,6 @@ void ReplyMembers(CommandContext& ctx, SetObject& set) {
   set.ForEach([&](std::string_view m) { ctx.reply.Bulk(m); });
 }
 
-// Deletes key when its set has become empty (with Redis's `del` event). True if deleted.
-bool DeleteIfEmpty(CommandContext& ctx, std::string_view key, SetObject& set) {
-  if (!set.empty()) return false;
-  ctx.db.Delete(key);
-  ctx.Notify('g', "del", key);
-  return true;
-}
-
-// getLongFromObjectOrReply.
-bool ParseLong(CommandContext& ctx, std::string_view arg, int64_t* out) {
-  if (storage::StringToInt64(arg, out)) return true;
-  ctx.reply.Error(errors::kNotInteger);
-  return false;
-}
-
 // SADD key member [member ...]
 void CmdSAdd(CommandContext& ctx) {
   std::string_view key = ctx.arg(1);
@@ -98,7 +83,7 @@ void CmdSRem(CommandContext& ctx) {
   if (deleted > 0) {
     ctx.KeyModified(key);
     ctx.Notify('s', "srem", key);
-    DeleteIfEmpty(ctx, key, set);
+    if (set.empty()) ctx.DeleteEmptied(key);
     ctx.Dirty(deleted);
   }
   ctx.reply.Integer(deleted);
@@ -208,7 +193,7 @@ void CmdSPop(CommandContext& ctx) {
   ctx.Notify('s', "spop", key);
   ctx.RewriteArgv({"SREM", std::string(key), m});
   ctx.reply.Bulk(m);
-  DeleteIfEmpty(ctx, key, set);
+  if (set.empty()) ctx.DeleteEmptied(key);
   ctx.KeyModified(key);
   ctx.Dirty();
 }
@@ -216,7 +201,7 @@ void CmdSPop(CommandContext& ctx) {
 // SRANDMEMBER key count
 void SRandMemberWithCount(CommandContext& ctx) {
   int64_t l;
-  if (!ParseLong(ctx, ctx.arg(2), &l)) return;
+  if (!ctx.ParseInt64(ctx.arg(2), &l)) return;
   if (l == INT64_MIN) {
     return ctx.reply.Error(
         "value is out of range, value must between -9223372036854775807 and 9223372036854775807");
@@ -274,7 +259,7 @@ void CmdSMove(CommandContext& ctx) {
   if (src == dst) return ctx.reply.Integer(AsSet(sv).Contains(m) ? 1 : 0);
   if (!AsSet(sv).Remove(m)) return ctx.reply.Integer(0);
   ctx.Notify('s', "srem", src);
-  DeleteIfEmpty(ctx, src, AsSet(sv));
+  if (AsSet(sv).empty()) ctx.DeleteEmptied(src);
   if (dv == nullptr) dv = &ctx.db.Add(dst, NewSetValue(SetObject::ForMember(m)));
   ctx.KeyModified(src);
   ctx.KeyModified(dst);

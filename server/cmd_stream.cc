@@ -147,12 +147,6 @@ struct AddTrimArgs {
   StreamID id;
 };
 
-bool ParseLongLong(CommandContext& ctx, std::string_view arg, int64_t* out) {
-  if (storage::StringToInt64(arg, out)) return true;
-  ctx.reply.Error(errors::kNotInteger);
-  return false;
-}
-
 // One MAXLEN / MINID option at argv[*i] (with more arguments after it): its optional `~` / `=`
 // and its value. Returns false after replying an error.
 bool ParseTrimOption(CommandContext& ctx, size_t* i, bool maxlen, AddTrimArgs* a) {
@@ -169,7 +163,7 @@ bool ParseTrimOption(CommandContext& ctx, size_t* i, bool maxlen, AddTrimArgs* a
   }
   std::string_view value = ctx.arg(*i + 1);
   if (maxlen) {
-    if (!ParseLongLong(ctx, value, &a->trim.maxlen)) return false;
+    if (!ctx.ParseInt64(value, &a->trim.maxlen)) return false;
     if (a->trim.maxlen < 0) {
       ctx.reply.Error("The MAXLEN argument must be >= 0.");
       return false;
@@ -210,7 +204,7 @@ size_t ParseAddOrTrimArgs(CommandContext& ctx, bool xadd, AddTrimArgs* a) {
     if (more && (OptionIs(opt, "maxlen") || OptionIs(opt, "minid"))) {
       if (!ParseTrimOption(ctx, &i, OptionIs(opt, "maxlen"), a)) return 0;
     } else if (more && OptionIs(opt, "limit")) {
-      if (!ParseLongLong(ctx, ctx.arg(i + 1), &a->trim.limit)) return 0;
+      if (!ctx.ParseInt64(ctx.arg(i + 1), &a->trim.limit)) return 0;
       if (a->trim.limit < 0) {
         ctx.reply.Error("The LIMIT argument must be >= 0.");
         return 0;
@@ -357,7 +351,7 @@ void RangeGeneric(CommandContext& ctx, bool rev) {
     if (!OptionIs(ctx.arg(j), "count") || j + 1 >= ctx.argc()) {
       return ctx.reply.Error(errors::kSyntax);
     }
-    if (!ParseLongLong(ctx, ctx.arg(++j), &count)) return;
+    if (!ctx.ParseInt64(ctx.arg(++j), &count)) return;
     if (count < 0) count = 0;
   }
   bool wrong;
@@ -401,7 +395,7 @@ bool ParseSetIdOptions(CommandContext& ctx, StreamID id, int64_t* entries_added,
   for (size_t i = 3; i < ctx.argc(); i += 2) {
     bool more = i + 1 < ctx.argc();
     if (more && OptionIs(ctx.arg(i), "entriesadded")) {
-      if (!ParseLongLong(ctx, ctx.arg(i + 1), entries_added)) return false;
+      if (!ctx.ParseInt64(ctx.arg(i + 1), entries_added)) return false;
       if (*entries_added < 0) {
         ctx.reply.Error("entries_added must be positive");
         return false;

@@ -44,19 +44,6 @@ void CheckConvert(CommandContext& ctx, ZSetObject& z) {
   z.CheckConvert(limits.max_listpack_entries, limits.max_listpack_value);
 }
 
-bool DeleteIfEmpty(CommandContext& ctx, std::string_view key, ZSetObject& z) {
-  if (!z.empty()) return false;
-  ctx.db.Delete(key);
-  ctx.Notify('g', "del", key);
-  return true;
-}
-
-bool ParseLong(CommandContext& ctx, std::string_view arg, int64_t* out) {
-  if (storage::StringToInt64(arg, out)) return true;
-  ctx.reply.Error(errors::kNotInteger);
-  return false;
-}
-
 // strtod over the C string, the whole of it (zslParseRange's rules: "" and "(" parse as 0).
 static bool ParseStrtod(std::string_view arg, double* out) {
   std::string s(CString(arg));
@@ -263,7 +250,7 @@ void CmdZRem(CommandContext& ctx) {
   }
   if (deleted > 0) {
     ctx.Notify('z', "zrem", key);
-    DeleteIfEmpty(ctx, key, z);
+    if (z.empty()) ctx.DeleteEmptied(key);
     ctx.KeyModified(key);
     ctx.Dirty(deleted);
   }

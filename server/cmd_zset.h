@@ -32,10 +32,6 @@ storage::ZSetLimits Limits(CommandContext& ctx);
 Value& CreateZSet(CommandContext& ctx, std::string_view key, size_t size_hint, size_t len_hint);
 // zsetConvertToListpackIfNeeded for a freshly built set: the configured limits, every member.
 void CheckConvert(CommandContext& ctx, ZSetObject& z);
-// Deletes key when its zset is empty (with the `del` event); true if deleted.
-bool DeleteIfEmpty(CommandContext& ctx, std::string_view key, ZSetObject& z);
-// getLongFromObjectOrReply.
-bool ParseLong(CommandContext& ctx, std::string_view arg, int64_t* out);
 // zslParseRange / zslParseLexRange; false on a bad item (no reply).
 bool ParseScoreRange(std::string_view min, std::string_view max, ZScoreRange* r);
 bool ParseLexRange(std::string_view min, std::string_view max, ZLexRange* r);

@@ -51,7 +51,7 @@ void PopGeneric(CommandContext& ctx, std::string_view key, ZSetObject& z, bool m
   }
   if (n > 0) {
     ctx.Notify('z', max ? "zpopmax" : "zpopmin", key);
-    DeleteIfEmpty(ctx, key, z);
+    if (z.empty()) ctx.DeleteEmptied(key);
     ctx.KeyModified(key);
     ctx.Dirty(n);
   }

@@ -90,8 +90,8 @@ bool ParseRange(CommandContext& ctx, size_t argc_start, RangeRequest* q, bool fl
     if (!store && OptionIs(o, "withscores")) {
       q->withscores = true;
     } else if (OptionIs(o, "limit") && left >= 2) {
-      if (!ParseLong(ctx, ctx.arg(j + 1), &q->offset) ||
-          !ParseLong(ctx, ctx.arg(j + 2), &q->limit)) {
+      if (!ctx.ParseInt64(ctx.arg(j + 1), &q->offset) ||
+          !ctx.ParseInt64(ctx.arg(j + 2), &q->limit)) {
         return false;
       }
       j += 2;
@@ -120,7 +120,7 @@ bool ParseRange(CommandContext& ctx, size_t argc_start, RangeRequest* q, bool fl
   std::string_view min = ctx.arg(argc_start + 1), max = ctx.arg(argc_start + 2);
   if (q->rev && q->type != RangeType::kRank) std::swap(min, max);
   if (q->type == RangeType::kRank) {
-    return ParseLong(ctx, min, &q->start) && ParseLong(ctx, max, &q->end);
+    return ctx.ParseInt64(min, &q->start) && ctx.ParseInt64(max, &q->end);
   }
   if (q->type == RangeType::kScore) {
     if (ParseScoreRange(min, max, &q->score)) return true;
@@ -199,7 +199,7 @@ void RemRangeGeneric(CommandContext& ctx, RangeType type) {
   RangeRequest q;
   q.type = type;
   if (type == RangeType::kRank) {
-    if (!ParseLong(ctx, ctx.arg(2), &q.start) || !ParseLong(ctx, ctx.arg(3), &q.end)) return;
+    if (!ctx.ParseInt64(ctx.arg(2), &q.start) || !ctx.ParseInt64(ctx.arg(3), &q.end)) return;
   } else if (type == RangeType::kScore) {
     if (!ParseScoreRange(ctx.arg(2), ctx.arg(3), &q.score)) {
       return ctx.reply.Error(kMinMaxNotFloat);
@@ -224,7 +224,7 @@ void RemRangeGeneric(CommandContext& ctx, RangeType type) {
                                                     : "zremrangebylex";
     ctx.KeyModified(key);
     ctx.Notify('z', event, key);
-    DeleteIfEmpty(ctx, key, z);
+    if (z.empty()) ctx.DeleteEmptied(key);
   }
   ctx.Dirty(static_cast<int64_t>(members.size()));
   ctx.reply.Integer(static_cast<int64_t>(members.size()));

@@ -120,7 +120,7 @@ struct SetOpRequest {
 bool ParseSources(CommandContext& ctx, SetOpRequest* q, size_t* next) {
   size_t numkeys_idx = q->dst_idx + 1;
   int64_t setnum;
-  if (!ParseLong(ctx, ctx.arg(numkeys_idx), &setnum)) return false;
+  if (!ctx.ParseInt64(ctx.arg(numkeys_idx), &setnum)) return false;
   if (setnum < 1) {
     ctx.reply.Error("at least 1 input key is needed for '" + ctx.spec.fullname + "' command");
     return false;

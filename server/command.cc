@@ -8,6 +8,7 @@
 #include "server/args.h"
 #include "server/client.h"
 #include "server/server.h"
+#include "storage/number.h"
 
 namespace docket::server {
 namespace {
@@ -134,6 +135,17 @@ void CommandContext::Notify(char type, std::string_view event, std::string_view 
 }
 void CommandContext::Notify(char type, std::string_view event, std::string_view key, int db_index) {
   server.NotifyKeyspaceEvent(type, event, key, db_index);
+}
+
+void CommandContext::DeleteEmptied(std::string_view key) {
+  db.Delete(key);
+  Notify('g', "del", key);
+}
+
+bool CommandContext::ParseInt64(std::string_view arg, int64_t* out) {
+  if (storage::StringToInt64(arg, out)) return true;
+  reply.Error(protocol::errors::kNotInteger);
+  return false;
 }
 
 storage::Value* CommandContext::LookupRead(std::string_view key) {

@@ -74,6 +74,10 @@ struct CommandContext {
   // A keyspace event (notify-keyspace-events): type is one of Redis's class letters.
   void Notify(char type, std::string_view event, std::string_view key);
   void Notify(char type, std::string_view event, std::string_view key, int db_index);
+  // A collection command left key's collection empty: deletes key, with Redis's `del` event.
+  void DeleteEmptied(std::string_view key);
+  // getLongLongFromObjectOrReply: false after replying "value is not an integer or out of range".
+  bool ParseInt64(std::string_view arg, int64_t* out);
   // Replies "-ERR wrong number of arguments for '<name>' command".
   void WrongArity();
 
