@@ -68,10 +68,18 @@ using Result = std::unordered_map<std::string, double>;
 
 void Compute(Op op, std::vector<Source>& srcs, Aggregate agg, int64_t limit, Result* out,
              int64_t* card) {
+  // Union and intersection take the inputs smallest first (Redis's qsort by cardinality, which
+  // glibc runs as a stable merge sort); the order shows in sums that overflow to inf or meet NaN.
+  std::vector<Source*> order;
+  for (Source& s : srcs) order.push_back(&s);
+  if (op != Op::kDiff) {
+    std::stable_sort(order.begin(), order.end(),
+                     [](Source* a, Source* b) { return a->size() < b->size(); });
+  }
   if (op == Op::kUnion) {
-    for (const Source& src : srcs) {
-      src.ForEach([&](std::string_view m, double s) {
-        double v = Weighted(src, s);
+    for (const Source* src : order) {
+      src->ForEach([&](std::string_view m, double s) {
+        double v = Weighted(*src, s);
         auto [it, added] = out->try_emplace(std::string(m), v);
         if (!added) AggregateInto(&it->second, v, agg);
       });
@@ -88,10 +96,6 @@ void Compute(Op op, std::vector<Source>& srcs, Aggregate agg, int64_t limit, Res
     });
     return;
   }
-  std::vector<Source*> order;
-  for (Source& s : srcs) order.push_back(&s);
-  std::stable_sort(order.begin(), order.end(),
-                   [](Source* a, Source* b) { return a->size() < b->size(); });
   if (order[0]->size() == 0) return;
   order[0]->ForEach([&](std::string_view m, double s) {
     if (limit > 0 && *card >= limit) return;

@@ -202,9 +202,10 @@ size_t FindInNode(const Node& n, StreamID key, StreamID id, uint8_t* flags) {
 
 // The id of a new entry (streamAppendItem): from the clock when use_id is null (never going
 // backward), else use_id, or with !seq_given its ms with the next free sequence. False when it
-// would not be above last.
-bool NewEntryId(StreamID last, const StreamID* use_id, bool seq_given, int64_t now_ms,
-                StreamID* id) {
+// would not be above last; *overflow when that sequence cannot advance (7.0.15 then returns
+// C_ERR without setting errno, so XADD answers with its other error, "Elements are too large").
+bool NewEntryId(StreamID last, const StreamID* use_id, bool seq_given, int64_t now_ms, StreamID* id,
+                bool* overflow) {
   if (use_id == nullptr) {
     auto ms = static_cast<uint64_t>(now_ms);
     *id = ms > last.ms ? StreamID{ms, 0} : last;
@@ -212,7 +213,10 @@ bool NewEntryId(StreamID last, const StreamID* use_id, bool seq_given, int64_t n
   } else if (seq_given || last.ms != use_id->ms) {
     *id = *use_id;
   } else {
-    if (last.seq == UINT64_MAX) return false;
+    if (last.seq == UINT64_MAX) {
+      *overflow = true;
+      return false;
+    }
     *id = {last.ms, last.seq + 1};
   }
   return *id > last;
@@ -331,7 +335,10 @@ StreamObject::AppendStatus StreamObject::Append(std::span<const std::string_view
                                                 int64_t now_ms, const StreamLimits& limits,
                                                 StreamID* added) {
   StreamID id;
-  if (!NewEntryId(last_id_, use_id, seq_given, now_ms, &id)) return AppendStatus::kIdTooSmall;
+  bool overflow = false;
+  if (!NewEntryId(last_id_, use_id, seq_given, now_ms, &id, &overflow)) {
+    return overflow ? AppendStatus::kTooLarge : AppendStatus::kIdTooSmall;
+  }
   size_t totelelen = 0;
   for (std::string_view s : fv) totelelen += s.size();
   if (totelelen > static_cast<size_t>(kListpackMaxSize)) return AppendStatus::kTooLarge;

@@ -125,8 +125,9 @@ class StreamObject : public TypedObject {
 
   enum class AppendStatus {
     kOk,
-    kIdTooSmall,  // EDOM: the id is not greater than last_id (or its sequence cannot advance)
-    kTooLarge,    // ERANGE: the fields and values exceed 1 GiB together
+    kIdTooSmall,  // EDOM: the id is not greater than last_id
+    kTooLarge,    // ERANGE: the fields and values exceed 1 GiB together (or, as 7.0.15
+                  // answers, `<ms>-*` whose sequence cannot advance)
   };
   // streamAppendItem: adds an entry with field_values (field, value, ...; even and non-empty).
   // use_id nullptr generates the id from now_ms (never going backward); otherwise use_id, or with
