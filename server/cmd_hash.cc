@@ -298,11 +298,7 @@ void CmdHRandField(CommandContext& ctx) {
 void CmdHScan(CommandContext& ctx) {
   uint64_t cursor;
   if (!ParseScanCursor(ctx.arg(2), &cursor)) return ctx.reply.Error("invalid cursor");
-  HashObject* hash = LookupReadOrReply(ctx, ctx.arg(1), [&] {
-    ctx.reply.ArrayHeader(2);
-    ctx.reply.Bulk("0");
-    ctx.reply.ArrayHeader(0);
-  });
+  HashObject* hash = LookupReadOrReply(ctx, ctx.arg(1), [&] { ReplyScanHeader(ctx, 0, 0); });
   if (hash == nullptr) return;
   ScanOptions opt;
   if (!ParseScanOptions(ctx, 3, false, &opt)) return;
@@ -329,9 +325,7 @@ void CmdHScan(CommandContext& ctx) {
       });
     } while (cursor != 0 && max_iterations-- > 0 && visited < static_cast<uint64_t>(count));
   }
-  ctx.reply.ArrayHeader(2);
-  ctx.reply.Bulk(std::to_string(cursor));
-  ctx.reply.ArrayHeader(found.size());
+  ReplyScanHeader(ctx, cursor, found.size());
   for (std::string_view s : found) ctx.reply.Bulk(s);
 }
 

@@ -272,9 +272,7 @@ void CmdScan(CommandContext& ctx) {
         ctx.db.keys().Scan(cursor, [&](storage::Database::Entry& e) { keys.push_back(e.key); });
   } while (cursor != 0 && max_iterations-- > 0 && keys.size() < static_cast<uint64_t>(opt.count));
   std::erase_if(keys, [&](const std::string& k) { return !ScanKeeps(ctx, opt, k); });
-  ctx.reply.ArrayHeader(2);
-  ctx.reply.Bulk(std::to_string(static_cast<int64_t>(cursor)));
-  ctx.reply.ArrayHeader(keys.size());
+  ReplyScanHeader(ctx, cursor, keys.size());
   for (const std::string& k : keys) ctx.reply.Bulk(k);
 }
 

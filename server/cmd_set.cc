@@ -417,24 +417,15 @@ void CmdSScan(CommandContext& ctx) {
   bool wrong = false;
   Value* v = ctx.LookupReadOfType(ctx.arg(1), ValueType::kSet, &wrong);
   if (wrong) return;
-  if (v == nullptr) {
-    ctx.reply.ArrayHeader(2);
-    ctx.reply.Bulk("0");
-    return ctx.reply.ArrayHeader(0);
-  }
+  if (v == nullptr) return ReplyScanHeader(ctx, 0, 0);
   ScanOptions opt;
   if (!ParseScanOptions(ctx, 3, false, &opt)) return;
-  int64_t count = opt.count;
-  std::string_view pattern = opt.pattern;
-  bool use_pattern = opt.use_pattern;
   std::vector<std::string> found;
-  cursor = AsSet(v).Scan(cursor, count, &found);
-  if (use_pattern) {
-    std::erase_if(found, [&](const std::string& m) { return !storage::GlobMatch(pattern, m); });
+  cursor = AsSet(v).Scan(cursor, opt.count, &found);
+  if (opt.use_pattern) {
+    std::erase_if(found, [&](const std::string& m) { return !storage::GlobMatch(opt.pattern, m); });
   }
-  ctx.reply.ArrayHeader(2);
-  ctx.reply.Bulk(std::to_string(static_cast<int64_t>(cursor)));  // as addReplyBulkLongLong
-  ctx.reply.ArrayHeader(found.size());
+  ReplyScanHeader(ctx, cursor, found.size());
   for (const std::string& m : found) ctx.reply.Bulk(m);
 }
 

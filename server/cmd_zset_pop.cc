@@ -248,24 +248,15 @@ void CmdZScan(CommandContext& ctx) {
   bool wrong = false;
   Value* v = ctx.LookupReadOfType(ctx.arg(1), ValueType::kZSet, &wrong);
   if (wrong) return;
-  if (v == nullptr) {
-    ctx.reply.ArrayHeader(2);
-    ctx.reply.Bulk("0");
-    return ctx.reply.ArrayHeader(0);
-  }
+  if (v == nullptr) return ReplyScanHeader(ctx, 0, 0);
   ScanOptions opt;
   if (!ParseScanOptions(ctx, 3, false, &opt)) return;
-  int64_t count = opt.count;
-  std::string_view pattern = opt.pattern;
-  bool use_pattern = opt.use_pattern;
   std::vector<std::pair<std::string, double>> found;
-  cursor = AsZSet(v).Scan(cursor, count, &found);
-  if (use_pattern) {
-    std::erase_if(found, [&](const auto& e) { return !storage::GlobMatch(pattern, e.first); });
+  cursor = AsZSet(v).Scan(cursor, opt.count, &found);
+  if (opt.use_pattern) {
+    std::erase_if(found, [&](const auto& e) { return !storage::GlobMatch(opt.pattern, e.first); });
   }
-  ctx.reply.ArrayHeader(2);
-  ctx.reply.Bulk(std::to_string(static_cast<int64_t>(cursor)));
-  ctx.reply.ArrayHeader(found.size() * 2);
+  ReplyScanHeader(ctx, cursor, found.size() * 2);
   for (auto& [m, s] : found) {
     ctx.reply.Bulk(m);
     ctx.reply.Bulk(storage::DoubleToString(s));

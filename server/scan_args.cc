@@ -48,4 +48,10 @@ bool ParseScanOptions(CommandContext& ctx, size_t first, bool allow_type, ScanOp
   return true;
 }
 
+void ReplyScanHeader(CommandContext& ctx, uint64_t cursor, size_t items) {
+  ctx.reply.ArrayHeader(2);
+  ctx.reply.Bulk(std::to_string(static_cast<int64_t>(cursor)));
+  ctx.reply.ArrayHeader(items);
+}
+
 }  // namespace docket::server

@@ -25,4 +25,8 @@ struct ScanOptions {
 // from argv[first] on. Replies Redis's error and returns false on bad input.
 bool ParseScanOptions(CommandContext& ctx, size_t first, bool allow_type, ScanOptions* opt);
 
+// The head of every SCAN-family reply: [next cursor (a bulk, as addReplyBulkLongLong), an array
+// of items]; the caller then writes the items. A missing key is (0, 0).
+void ReplyScanHeader(CommandContext& ctx, uint64_t cursor, size_t items);
+
 }  // namespace docket::server
